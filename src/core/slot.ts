@@ -1,0 +1,64 @@
+/**
+ * A worker slot: one place in the pool, filled by a succession of worker processes. Its state says
+ * what the process in it is doing (or why there is none); nothing else records it.
+ */
+import type { ExitStatus } from './events.js';
+import type { Listening } from '../os/proc.js';
+
+interface SlotBase {
+  readonly index: number;
+  /** Processes that ended after they were ready (crash, recycle) and were replaced. */
+  readonly restarts: number;
+  /** Consecutive exits before readiness; reset when a worker becomes ready. */
+  readonly failures: number;
+  readonly lastExit?: ExitStatus;
+}
+
+export type SlotState =
+  /** No process; wants one now while the pool runs. */
+  | { readonly state: 'empty' }
+  /** No process; waits after failed starts. */
+  | { readonly state: 'backoff'; readonly until: number }
+  /** The spawn was asked for; its pid comes with the next event. */
+  | { readonly state: 'spawning' }
+  | {
+      readonly state: 'starting';
+      readonly pid: number;
+      readonly startedAt: number;
+      readonly probeAt: number;
+      readonly probeEveryMs: number;
+      readonly deadline: number;
+    }
+  | { readonly state: 'ready'; readonly pid: number; readonly startedAt: number; readonly how: Listening | 'timer' }
+  | {
+      readonly state: 'stopping';
+      readonly pid: number;
+      readonly startedAt: number;
+      readonly killAt: number;
+      readonly killed: boolean;
+      /** Set when the pool stopped it for not becoming ready: its exit counts as a failed start. */
+      readonly failedStart?: string;
+    };
+
+export type Slot = SlotBase & SlotState;
+
+export type SlotWithProcess = Extract<Slot, { readonly pid: number }>;
+
+export function hasProcess(slot: Slot): slot is SlotWithProcess {
+  return slot.state === 'starting' || slot.state === 'ready' || slot.state === 'stopping';
+}
+
+/** Alive, or about to be: the pool must wait for it before it may exit. */
+export function isOccupied(slot: Slot): boolean {
+  return hasProcess(slot) || slot.state === 'spawning';
+}
+
+export function emptySlot(index: number): Slot {
+  return { index, restarts: 0, failures: 0, state: 'empty' };
+}
+
+/** Replace the state part of a slot, keeping its counters unless overridden. */
+export function moveSlot(slot: Slot, next: SlotState & Partial<SlotBase>): Slot {
+  const { index, restarts, failures, lastExit } = slot;
+  return { index, restarts, failures, ...(lastExit ? { lastExit } : {}), ...next } as Slot;
+}

@@ -1,0 +1,173 @@
+/**
+ * The few libc calls Node lacks, through koffi. This is the only module that imports koffi: a
+ * new koffi major touches this file alone. Every failing call throws a SyscallError carrying the
+ * call, the errno name and the path or address it was about.
+ */
+import koffi from 'koffi';
+import { constants as osConstants } from 'node:os';
+
+// Linux values (the same on x86_64, arm64 and the other generic-ABI architectures).
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const SO_REUSEPORT = 15;
+export const SO_ATTACH_REUSEPORT_CBPF = 51;
+export const IPPROTO_TCP = 6;
+export const TCP_INFO = 11;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const O_NONBLOCK = 0o4000;
+export const SHUT_RD = 0;
+
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
+);
+
+export class SyscallError extends Error {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+    readonly code: string,
+    readonly description: string,
+    readonly subject?: string,
+  ) {
+    super(`${syscall}${subject ? ` ${subject}` : ''}: ${code} (${description})`);
+    this.name = 'SyscallError';
+  }
+}
+
+const lib = koffi.load('libc.so.6');
+
+const c = {
+  socket: lib.func('int socket(int domain, int type, int protocol)'),
+  bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+  listen: lib.func('int listen(int fd, int backlog)'),
+  connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
+  close: lib.func('int close(int fd)'),
+  shutdown: lib.func('int shutdown(int fd, int how)'),
+  setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+  getsockopt: lib.func('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)'),
+  getsockname: lib.func('int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *len)'),
+  fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
+  strerror: lib.func('const char *strerror(int errnum)'),
+};
+
+function fail(syscall: string, subject?: string): never {
+  const errno = koffi.errno();
+  const code = errnoNames.get(errno) ?? `E${errno}`;
+  const description = String(c.strerror(errno) ?? 'unknown error').toLowerCase();
+  throw new SyscallError(syscall, errno, code, description, subject);
+}
+
+function check(result: number, syscall: string, subject?: string): number {
+  if (result < 0) fail(syscall, subject);
+  return result;
+}
+
+export function socket(domain: number, type: number, subject?: string): number {
+  return check(c.socket(domain, type, 0) as number, 'socket', subject);
+}
+
+export function bind(fd: number, sockaddr: Buffer, subject?: string): void {
+  check(c.bind(fd, sockaddr, sockaddr.length) as number, 'bind', subject);
+}
+
+export function listen(fd: number, backlog: number, subject?: string): void {
+  check(c.listen(fd, backlog) as number, 'listen', subject);
+}
+
+export function connect(fd: number, sockaddr: Buffer, subject?: string): void {
+  check(c.connect(fd, sockaddr, sockaddr.length) as number, 'connect', subject);
+}
+
+export function close(fd: number): void {
+  check(c.close(fd) as number, 'close');
+}
+
+export function shutdown(fd: number, how: number, subject?: string): void {
+  check(c.shutdown(fd, how) as number, 'shutdown', subject);
+}
+
+export function setIntOption(fd: number, level: number, name: number, value: number, subject?: string): void {
+  const buffer = Buffer.alloc(4);
+  buffer.writeInt32LE(value);
+  check(c.setsockopt(fd, level, name, buffer, 4) as number, 'setsockopt', subject);
+}
+
+export function setBufferOption(fd: number, level: number, name: number, value: Buffer, subject?: string): void {
+  check(c.setsockopt(fd, level, name, value, value.length) as number, 'setsockopt', subject);
+}
+
+export function getBufferOption(fd: number, level: number, name: number, size: number): Buffer {
+  const buffer = Buffer.alloc(size);
+  const length = [size];
+  check(c.getsockopt(fd, level, name, buffer, length) as number, 'getsockopt');
+  return buffer.subarray(0, length[0]);
+}
+
+export function getsockname(fd: number): Buffer {
+  const buffer = Buffer.alloc(128);
+  const length = [128];
+  check(c.getsockname(fd, buffer, length) as number, 'getsockname');
+  return buffer.subarray(0, length[0]);
+}
+
+export function getStatusFlags(fd: number): number {
+  return check(c.fcntl(fd, F_GETFL) as number, 'fcntl(F_GETFL)');
+}
+
+export function setStatusFlags(fd: number, flags: number): void {
+  check(c.fcntl(fd, F_SETFL, 'int', flags) as number, 'fcntl(F_SETFL)');
+}
+
+const Passwd = koffi.struct('fcgi_spawn_passwd', {
+  pw_name: 'const char *',
+  pw_passwd: 'const char *',
+  pw_uid: 'uint32_t',
+  pw_gid: 'uint32_t',
+  pw_gecos: 'const char *',
+  pw_dir: 'const char *',
+  pw_shell: 'const char *',
+});
+const Group = koffi.struct('fcgi_spawn_group', {
+  gr_name: 'const char *',
+  gr_passwd: 'const char *',
+  gr_gid: 'uint32_t',
+  gr_mem: 'void *',
+});
+const users = {
+  getpwnam: lib.func('fcgi_spawn_passwd *getpwnam(const char *name)'),
+  getpwuid: lib.func('fcgi_spawn_passwd *getpwuid(uint32_t uid)'),
+  getgrnam: lib.func('fcgi_spawn_group *getgrnam(const char *name)'),
+  getgrgid: lib.func('fcgi_spawn_group *getgrgid(uint32_t gid)'),
+};
+
+export interface PasswdEntry {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface GroupEntry {
+  readonly name: string;
+  readonly gid: number;
+}
+
+/** The user database through NSS, as getpwnam(3) sees it (LDAP and systemd users included). */
+export function lookupUser(nameOrUid: string | number): PasswdEntry | undefined {
+  const pointer = typeof nameOrUid === 'number' ? users.getpwuid(nameOrUid) : users.getpwnam(nameOrUid);
+  if (!pointer) return undefined;
+  const entry = koffi.decode(pointer, Passwd) as { pw_name: string; pw_uid: number; pw_gid: number };
+  return { name: entry.pw_name, uid: entry.pw_uid, gid: entry.pw_gid };
+}
+
+export function lookupGroup(nameOrGid: string | number): GroupEntry | undefined {
+  const pointer = typeof nameOrGid === 'number' ? users.getgrgid(nameOrGid) : users.getgrnam(nameOrGid);
+  if (!pointer) return undefined;
+  const entry = koffi.decode(pointer, Group) as { gr_name: string; gr_gid: number };
+  return { name: entry.gr_name, gid: entry.gr_gid };
+}

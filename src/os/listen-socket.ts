@@ -1,0 +1,190 @@
+/**
+ * The pool's listening socket, made with libc and never registered with the supervisor's event
+ * loop: a listening net.Server in the supervisor would accept, and so steal, connections meant for
+ * the workers (measured, DESIGN.md "Contracts").
+ *
+ * Several generations of a pool may hold a socket on the same address at once (zero-drop reload):
+ * the first TCP socket binds exclusively and only then sets SO_REUSEPORT, so any other holder of the
+ * port is refused while a later generation of this pool (SO_REUSEPORT before its bind) can still join.
+ */
+import { fstatSync, lstatSync, unlinkSync, chmodSync, chownSync, renameSync } from 'node:fs';
+import * as libc from './libc.js';
+import { encodeSockaddr, decodePort, formatAddress, tcpFamily, type ListenAddress, type TcpAddress, type UnixAddress } from './sockaddr.js';
+
+export class SocketPathError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: 'in-use' | 'not-a-socket',
+  ) {
+    super(
+      reason === 'in-use'
+        ? `socket ${path} is in use: a server accepts connections there`
+        : `${path} exists and is not a socket: refusing to replace it`,
+    );
+    this.name = 'SocketPathError';
+  }
+}
+
+export interface TcpOptions {
+  readonly backlog: number;
+  /** Join the SO_REUSEPORT group of an existing socket of this pool (a new generation). */
+  readonly joinGroup?: boolean;
+}
+
+export interface UnixOptions {
+  readonly backlog: number;
+  /** Permission bits applied after bind (the bind itself happens under umask 0177). */
+  readonly mode: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Bind at this path instead and rename it over address.path later (a new generation). */
+  readonly temporaryPath?: string;
+}
+
+interface PathIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+export class ListenSocket {
+  private closed = false;
+
+  private constructor(
+    readonly fd: number,
+    readonly address: ListenAddress,
+    /** The socket's inode: what /proc/PID/fd links and epoll fdinfo name it by. */
+    readonly inode: number,
+    private boundPath: string | undefined,
+    private pathIdentity: PathIdentity | undefined,
+  ) {}
+
+  static openTcp(address: TcpAddress, options: TcpOptions): ListenSocket {
+    const family = tcpFamily(address.host) === 4 ? libc.AF_INET : libc.AF_INET6;
+    const name = formatAddress(address);
+    const fd = libc.socket(family, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, name);
+    try {
+      libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1, name);
+      if (options.joinGroup) libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEPORT, 1, name);
+      libc.bind(fd, encodeSockaddr(address), name);
+      // Measured: a bind without SO_REUSEPORT fails on a port any listener holds; setting it now
+      // still lets our own next generation join the group.
+      if (!options.joinGroup) libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEPORT, 1, name);
+      libc.listen(fd, options.backlog, name);
+      const port = decodePort(libc.getsockname(fd));
+      return new ListenSocket(fd, { ...address, port }, fstatSync(fd).ino, undefined, undefined);
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+  }
+
+  static openUnix(address: UnixAddress, options: UnixOptions): ListenSocket {
+    const bindPath = options.temporaryPath ?? address.path;
+    removeStaleSocket(bindPath);
+    const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, bindPath);
+    let bound = false;
+    try {
+      // No moment with wider permissions than asked: bind under a restrictive umask, then widen.
+      const previousUmask = process.umask(0o177);
+      try {
+        libc.bind(fd, encodeSockaddr({ kind: 'unix', path: bindPath }), bindPath);
+        bound = true;
+      } finally {
+        process.umask(previousUmask);
+      }
+      if (options.uid !== undefined || options.gid !== undefined) {
+        chownSync(bindPath, options.uid ?? -1, options.gid ?? -1);
+      }
+      chmodSync(bindPath, options.mode);
+      libc.listen(fd, options.backlog, bindPath);
+      const stat = lstatSync(bindPath);
+      return new ListenSocket(fd, address, fstatSync(fd).ino, bindPath, { dev: stat.dev, ino: stat.ino });
+    } catch (error) {
+      libc.close(fd);
+      if (bound) unlinkSync(bindPath);
+      throw error;
+    }
+  }
+
+  get name(): string {
+    return formatAddress(this.address);
+  }
+
+  get blocking(): boolean {
+    return (libc.getStatusFlags(this.fd) & libc.O_NONBLOCK) === 0;
+  }
+
+  /**
+   * The mode lives on the open file description every worker shares: libuv's spawn makes a child's
+   * fds 0-2 blocking and an exiting Node worker restores what it saw, so the supervisor re-asserts
+   * the pool's mode after every spawn and exit (DESIGN.md "Blocking mode").
+   */
+  setBlocking(blocking: boolean): void {
+    const flags = libc.getStatusFlags(this.fd);
+    const wanted = blocking ? flags & ~libc.O_NONBLOCK : flags | libc.O_NONBLOCK;
+    if (wanted !== flags) libc.setStatusFlags(this.fd, wanted);
+  }
+
+  /** Move a socket bound at a temporary path over its public path (Unix reload). */
+  renameOverPublicPath(): void {
+    if (!this.boundPath || this.address.kind !== 'unix' || this.boundPath === this.address.path) return;
+    renameSync(this.boundPath, this.address.path);
+    this.boundPath = this.address.path;
+  }
+
+  /** Close the descriptor, and remove the socket file if the path still names our socket. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc.close(this.fd);
+    this.unlinkPath();
+  }
+
+  /** Remove the socket file (graceful stop: no new connect() reaches us) if it is still ours. */
+  unlinkPath(): void {
+    if (!this.boundPath || !this.pathIdentity) return;
+    try {
+      const stat = lstatSync(this.boundPath);
+      if (stat.isSocket() && stat.ino === this.pathIdentity.ino && stat.dev === this.pathIdentity.dev) {
+        unlinkSync(this.boundPath);
+      }
+    } catch {
+      // Already gone (or the directory is): nothing of ours is left at the path.
+    }
+    this.pathIdentity = undefined;
+  }
+}
+
+/**
+ * An existing path is probed with connect(): refused means a stale socket left by a dead server,
+ * which is removed; accepted means a live server, which is left alone. Anything but a socket is
+ * never deleted.
+ */
+function removeStaleSocket(path: string): void {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!stat.isSocket()) throw new SocketPathError(path, 'not-a-socket');
+  if (isLiveUnixSocket(path)) throw new SocketPathError(path, 'in-use');
+  unlinkSync(path);
+}
+
+function isLiveUnixSocket(path: string): boolean {
+  // Non-blocking so that a live server with a full queue answers EAGAIN instead of blocking us.
+  const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC | libc.O_NONBLOCK, path);
+  try {
+    libc.connect(fd, encodeSockaddr({ kind: 'unix', path }), path);
+    return true;
+  } catch (error) {
+    if (error instanceof libc.SyscallError && (error.code === 'ECONNREFUSED' || error.code === 'ENOENT')) return false;
+    if (error instanceof libc.SyscallError && error.code === 'EAGAIN') return true;
+    throw error;
+  } finally {
+    // The probe opened a real connection to a live server: close it at once.
+    libc.close(fd);
+  }
+}

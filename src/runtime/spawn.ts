@@ -1,0 +1,59 @@
+/**
+ * Starting a worker process: the only execa import. execa's defaults suit short commands, so each
+ * is set for processes that run for months (DESIGN.md "Traps in our own dependencies"): no output
+ * buffering, no rejection on a non-zero exit, no kill of its own after a delay (core/ owns
+ * escalation), no kill when the supervisor exits (the supervisor stops its workers itself).
+ */
+import { execa } from 'execa';
+import type { Readable } from 'node:stream';
+import type { ExitStatus } from '../core/events.js';
+import type { WorkerCommand } from './worker-command.js';
+
+export interface SpawnRequest {
+  readonly command: WorkerCommand;
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  readonly socketFd: number;
+  /** 0: the FastCGI convention; 3: the systemd convention (LISTEN_FDS). */
+  readonly socketAt: 0 | 3;
+  readonly onExit: (pid: number, status: ExitStatus) => void;
+}
+
+export interface SpawnedWorker {
+  readonly pid: number;
+  readonly stderr: Readable;
+}
+
+export class SpawnError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'SpawnError';
+  }
+}
+
+export function spawnWorker(request: SpawnRequest): SpawnedWorker {
+  const stdio = request.socketAt === 0 ? [request.socketFd, 'inherit', 'pipe'] : ['ignore', 'inherit', 'pipe', request.socketFd];
+  const child = execa(request.command.file, [...request.command.args], {
+    // execa's types admit only literal fds 0-9; at run time any fd passes through to child_process.
+    stdio: stdio as unknown as ['ignore', 'inherit', 'pipe'],
+    env: { ...request.env },
+    extendEnv: false,
+    cwd: request.cwd,
+    // A process group of its own (setsid), so that stop and kill reach its children too.
+    detached: true,
+    buffer: false,
+    reject: false,
+    cleanup: false,
+    forceKillAfterDelay: false,
+    stripFinalNewline: false,
+  });
+  // The result promise carries nothing we use (buffer: false); exits come through 'exit'.
+  child.catch(() => undefined);
+  const pid = child.pid;
+  if (pid === undefined || !child.stderr) {
+    throw new SpawnError('ESPAWN', `could not start ${request.command.file}`);
+  }
+  // 'exit', not 'close': 'close' waits for every holder of the pipes, grandchildren included.
+  child.on('exit', (code, signal) => request.onExit(pid, { code, signal }));
+  return { pid, stderr: child.stderr };
+}
