@@ -44,7 +44,15 @@ export interface Reconciled {
 }
 
 const FIRST_PROBE_MS = 5;
+/** Look every 5 ms for the first 50 ms (most workers are up by then), then back off to 100 ms. */
+const FAST_PROBE_UNTIL_MS = 50;
 const MAX_PROBE_EVERY_MS = 100;
+
+const READY_HOW: Readonly<Record<Listening, string>> = {
+  accept: 'blocked in accept',
+  epoll: 'socket in its epoll set',
+  serving: 'serving a connection',
+};
 
 export function initialPoolState(policy: PoolPolicy): PoolState {
   return {
@@ -143,7 +151,7 @@ function applyListening(state: PoolState, pid: number, how: Listening, now: numb
   effects.push({
     type: 'log',
     level: 'info',
-    message: `worker ${pid} (slot ${slot.index}) starting→ready (${how === 'accept' ? 'blocked in accept' : 'socket in its epoll set'})`,
+    message: `worker ${pid} (slot ${slot.index}) starting→ready (${READY_HOW[how]})`,
     fields: { pid, slot: slot.index, after_ms: Math.round(now - slot.startedAt) },
   });
   let next = replaceSlot(state, moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, how, failures: 0 }));
@@ -231,7 +239,7 @@ function convergeRunning(state: PoolState, slot: Slot, now: number, effects: Eff
   if (slot.deadline <= now) return startDeadlinePassed(state, slot, now, effects);
   if (slot.probeAt <= now && state.policy.procReadiness) {
     effects.push({ type: 'probe', pid: slot.pid });
-    const probeEveryMs = Math.min(MAX_PROBE_EVERY_MS, slot.probeEveryMs * 2);
+    const probeEveryMs = now - slot.startedAt < FAST_PROBE_UNTIL_MS ? FIRST_PROBE_MS : Math.min(MAX_PROBE_EVERY_MS, Math.ceil(slot.probeEveryMs * 1.5));
     return { ...slot, probeAt: now + probeEveryMs, probeEveryMs };
   }
   return slot;

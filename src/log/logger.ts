@@ -21,7 +21,8 @@ function levelRank(level: LogLevel): number {
   return LOG_LEVELS.indexOf(level);
 }
 
-function formatFields(fields: LogFields | undefined): string {
+/** ` key=value key2="with space"`, or '' without fields (shared with supervisor-log.ts). */
+export function formatFields(fields: LogFields | undefined): string {
   if (!fields) return '';
   const parts: string[] = [];
   for (const [key, value] of Object.entries(fields)) {

@@ -9,6 +9,7 @@
  */
 import { fstatSync, lstatSync, unlinkSync, chmodSync, chownSync, renameSync } from 'node:fs';
 import * as libc from './libc.js';
+import type { SocketIdentity } from './proc.js';
 import { encodeSockaddr, decodePort, formatAddress, tcpFamily, type ListenAddress, type TcpAddress, type UnixAddress } from './sockaddr.js';
 
 export class SocketPathError extends Error {
@@ -104,6 +105,13 @@ export class ListenSocket {
       if (bound) unlinkSync(bindPath);
       throw error;
     }
+  }
+
+  /** How /proc names this socket and the connections accepted from it. */
+  get identity(): SocketIdentity {
+    return this.address.kind === 'tcp'
+      ? { inode: this.inode, port: this.address.port }
+      : { inode: this.inode, path: this.boundPath ?? this.address.path };
   }
 
   get name(): string {

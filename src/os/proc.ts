@@ -4,7 +4,22 @@
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
-export type Listening = 'accept' | 'epoll';
+/**
+ * How a worker was seen on the pool's socket: blocked in accept() (idle), in epoll_wait() with the
+ * socket in its set (an event-loop worker), or holding a connection accepted from it (busy: under
+ * load a worker may never be caught waiting, and php-cgi may even serve PHP_FCGI_MAX_REQUESTS and
+ * exit between two looks).
+ */
+export type Listening = 'accept' | 'epoll' | 'serving';
+
+/** What identifies the pool's socket in /proc. */
+export interface SocketIdentity {
+  readonly inode: number;
+  /** TCP: connections accepted from it have this local port. */
+  readonly port?: number;
+  /** Unix: connections accepted from it show the listener's path in /proc/net/unix. */
+  readonly path?: string;
+}
 
 interface SyscallNumbers {
   readonly accept: readonly number[];
@@ -135,14 +150,67 @@ export function listeningState(pid: number, inode: number): Listening | undefine
   return found;
 }
 
-/** The first answer among a worker's process group: its leader, then the leader's group members. */
-export function groupListeningState(pgid: number, inode: number): Listening | undefined {
-  const leader = listeningState(pgid, inode);
-  if (leader) return leader;
-  let found: Listening | undefined;
+function socketInodes(pid: number, except: number): Set<number> {
+  const inodes = new Set<number>();
+  for (const fd of numericEntries(`/proc/${pid}/fd`)) {
+    const inode = socketInodeOf(pid, fd);
+    if (inode !== undefined && inode !== except) inodes.add(inode);
+  }
+  return inodes;
+}
+
+function readLines(path: string): string[] {
+  try {
+    return readFileSync(path, 'latin1').split('\n').slice(1);
+  } catch {
+    return [];
+  }
+}
+
+/** TCP sockets of the process's network namespace: local port and inode of each non-listening one. */
+function holdsTcpConnection(pid: number, port: number, inodes: Set<number>): boolean {
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readLines(`/proc/${pid}/net/${table}`)) {
+      const fields = line.trim().split(/\s+/);
+      const local = fields[1];
+      const state = fields[3];
+      const inode = Number(fields[9]);
+      if (!local || state === '0A' || !inodes.has(inode)) continue;
+      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) return true;
+    }
+  }
+  return false;
+}
+
+function holdsUnixConnection(pid: number, path: string, inodes: Set<number>): boolean {
+  for (const line of readLines(`/proc/${pid}/net/unix`)) {
+    const fields = line.trim().split(/\s+/);
+    if (inodes.has(Number(fields[6])) && fields[7] === path) return true;
+  }
+  return false;
+}
+
+/** Whether the process holds a connection that was accepted from the pool's socket. */
+export function servingConnection(pid: number, socket: SocketIdentity): boolean {
+  const inodes = socketInodes(pid, socket.inode);
+  if (inodes.size === 0) return false;
+  if (socket.port !== undefined) return holdsTcpConnection(pid, socket.port, inodes);
+  if (socket.path !== undefined) return holdsUnixConnection(pid, socket.path, inodes);
+  return false;
+}
+
+function processState(pid: number, socket: SocketIdentity): Listening | undefined {
+  return listeningState(pid, socket.inode) ?? (servingConnection(pid, socket) ? 'serving' : undefined);
+}
+
+/** The best answer among a worker's process group: its leader first, then the other members. */
+export function groupListeningState(pgid: number, socket: SocketIdentity): Listening | undefined {
+  const leader = processState(pgid, socket);
+  if (leader === 'accept') return leader;
+  let found = leader;
   for (const pid of processGroupMembers(pgid)) {
     if (pid === pgid) continue;
-    const state = listeningState(pid, inode);
+    const state = processState(pid, socket);
     if (state === 'accept') return state;
     found ??= state;
   }

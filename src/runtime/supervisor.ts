@@ -102,7 +102,7 @@ export class Supervisor {
       case 'reap-group':
         return this.reapGroup(effect.pgid);
       case 'probe': {
-        const how = groupListeningState(effect.pid, socket.inode);
+        const how = groupListeningState(effect.pid, socket.identity);
         if (how) this.queue.push({ type: 'listening', pid: effect.pid, how });
         return;
       }

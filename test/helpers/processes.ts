@@ -1,0 +1,68 @@
+/** Processes as the tests see them: alive or not, groups, descendants, CPU time, by pid. */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { allProcesses, readStat } from '../../src/os/proc.js';
+
+export function isAlive(pid: number): boolean {
+  const stat = readStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/** Live members of a process group. */
+export function groupMembers(pgid: number): number[] {
+  return allProcesses()
+    .filter((stat) => stat.pgrp === pgid && stat.state !== 'Z')
+    .map((stat) => stat.pid);
+}
+
+export function childrenOf(pid: number): number[] {
+  return allProcesses()
+    .filter((stat) => stat.ppid === pid && stat.state !== 'Z')
+    .map((stat) => stat.pid);
+}
+
+export function descendantsOf(pid: number): number[] {
+  const all = allProcesses();
+  const found: number[] = [];
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next = all.filter((stat) => frontier.includes(stat.ppid) && stat.state !== 'Z').map((stat) => stat.pid);
+    found.push(...next);
+    frontier = next;
+  }
+  return found;
+}
+
+/** User + system CPU time of a process in clock ticks (100 per second on Linux). */
+export function cpuTicks(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** The supplementary groups line of /proc/PID/status, as numbers. */
+export function supplementaryGroups(pid: number): number[] {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const line = /^Groups:\s*(.*)$/m.exec(status)?.[1] ?? '';
+  return line.trim() === '' ? [] : line.trim().split(/\s+/).map(Number);
+}
+
+export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** A port nothing listens on right now (the kernel picks it; we release it at once). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
