@@ -27,12 +27,19 @@ Exit codes:
   4  timeout
   5  protocol error (not FastCGI, or closed before the end of the request)`;
 
+/** Usage errors as one line, `fcgi-spawn: …`, ending in exit code 2 (set on every command: addCommand copies nothing). */
+function oneLineErrors(command: Command): Command {
+  return command
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'fcgi-spawn: ')) });
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
 function startCommand(run: (code: Promise<number>) => void): Command {
-  const command = new Command('start')
+  const command = oneLineErrors(new Command('start'))
     .description('bind the socket and run N workers on it, respawning them when they die')
     .argument('<command...>', 'the worker program and its arguments (after --)')
     .passThroughOptions()
@@ -49,7 +56,7 @@ function startCommand(run: (code: Promise<number>) => void): Command {
 }
 
 function probeCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('probe')
+  return oneLineErrors(new Command('probe'))
     .description('send one FastCGI GET request and report the answer (a health check)')
     .argument('<address>', 'HOST:PORT, [IPV6]:PORT or a Unix socket path')
     .argument('[path]', 'request path with optional ?query; used as SCRIPT_FILENAME too', '/')
@@ -67,11 +74,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const run = (code: Promise<number>): void => {
     pending = code;
   };
-  const program = new Command('fcgi-spawn')
+  const program = oneLineErrors(new Command('fcgi-spawn'))
     .description('A FastCGI process supervisor: binds the socket, runs N workers on it, respawns them.')
     .enablePositionalOptions()
-    .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'fcgi-spawn: ')) })
     .addCommand(startCommand(run))
     .addCommand(probeCommand(run));
   try {

@@ -40,9 +40,8 @@ export const START_OPTIONS: readonly OptionSpec[] = [
 /** The README's options table. */
 export function optionsMarkdownTable(): string {
   const rows = START_OPTIONS.map((option) => {
-    const flags = option.flags.replace(/</g, '&lt;').replace(/>/g, '&gt;');
     const repeat = option.repeatable ? ' (repeatable)' : '';
-    return `| \`${option.flags}\` | ${option.description}${repeat} | ${option.defaultText ?? ''} | ${option.spawnFcgi ? 'yes' : ''} |`.replace(flags, flags);
+    return `| \`${option.flags}\` | ${option.description}${repeat} | ${option.defaultText ?? ''} | ${option.spawnFcgi ? 'yes' : ''} |`;
   });
   return ['| option | meaning | default | as in spawn-fcgi |', '|---|---|---|---|', ...rows].join('\n');
 }
