@@ -1,0 +1,133 @@
+/**
+ * How a worker's output line is written to the worker log (`--worker-log-format`):
+ * - text: `2026-11-24T10:00:00.123Z worker=3 pid=4211 stdout: the line`
+ * - json: `{"time":"2026-11-24T10:00:00.123Z","worker":3,"pid":4211,"stream":"stdout","line":"the line"}`
+ * - raw:  `the line`
+ * A piece of an over-long line that continues in the next record (line-splitter.ts) is marked: text writes the
+ * stream as `stdout+`, json adds `"cut":true`, raw ends the piece with a backslash (as a shell continuation line;
+ * raw cannot be unambiguous, since a line may end with a backslash of its own).
+ * The time is when the supervisor read the chunk holding the line: one clock read per read, not per line.
+ */
+import type { LineEnd, LineHandler } from './line-splitter.js';
+
+export type WorkerLogFormat = 'text' | 'json' | 'raw';
+export const WORKER_LOG_FORMATS: readonly WorkerLogFormat[] = ['text', 'json', 'raw'];
+export type WorkerStreamName = 'stdout' | 'stderr';
+
+export interface LineOrigin {
+  readonly workerIndex: number;
+  readonly pid: number;
+  readonly stream: WorkerStreamName;
+}
+
+/** Collects the formatted lines of one read; take() returns them as one buffer of whole lines, or null. */
+export interface LineFormatter {
+  start(time: string): void;
+  readonly add: LineHandler;
+  take(): Buffer | null;
+}
+
+const NEWLINE = Buffer.from('\n');
+const RAW_CUT = Buffer.from('\\\n');
+
+export function createLineFormatter(format: WorkerLogFormat, origin: LineOrigin): LineFormatter {
+  switch (format) {
+    case 'raw':
+      return new RawFormatter();
+    case 'text':
+      return new TextFormatter(origin);
+    case 'json':
+      return new JsonFormatter(origin);
+  }
+}
+
+function concat(pieces: Buffer[]): Buffer | null {
+  if (pieces.length === 0) return null;
+  const joined = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+  pieces.length = 0;
+  return joined;
+}
+
+/** Consecutive whole lines of one read are passed on as a single slice of the read buffer, uncopied. */
+class RawFormatter implements LineFormatter {
+  private readonly pieces: Buffer[] = [];
+  private run: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+
+  start(): void {}
+
+  readonly add: LineHandler = (buffer, start, end, kind) => {
+    if (kind === 'newline' && buffer === this.run && start === this.runEnd) {
+      this.runEnd = end + 1;
+      return;
+    }
+    this.closeRun();
+    if (kind === 'newline') {
+      this.run = buffer;
+      this.runStart = start;
+      this.runEnd = end + 1;
+      return;
+    }
+    this.pieces.push(buffer.subarray(start, end), kind === 'cut' ? RAW_CUT : NEWLINE);
+  };
+
+  take(): Buffer | null {
+    this.closeRun();
+    return concat(this.pieces);
+  }
+
+  private closeRun(): void {
+    if (this.run !== null) this.pieces.push(this.run.subarray(this.runStart, this.runEnd));
+    this.run = null;
+  }
+}
+
+class TextFormatter implements LineFormatter {
+  private readonly pieces: Buffer[] = [];
+  private readonly prefix: string;
+  private header = Buffer.alloc(0);
+  private cutHeader = Buffer.alloc(0);
+
+  constructor(private readonly origin: LineOrigin) {
+    this.prefix = ` worker=${origin.workerIndex} pid=${origin.pid} ${origin.stream}`;
+  }
+
+  start(time: string): void {
+    this.header = Buffer.from(`${time}${this.prefix}: `);
+    this.cutHeader = Buffer.from(`${time}${this.prefix}+: `);
+  }
+
+  readonly add: LineHandler = (buffer, start, end, kind: LineEnd) => {
+    if (kind === 'newline') this.pieces.push(this.header, buffer.subarray(start, end + 1));
+    else this.pieces.push(kind === 'cut' ? this.cutHeader : this.header, buffer.subarray(start, end), NEWLINE);
+  };
+
+  take(): Buffer | null {
+    return concat(this.pieces);
+  }
+}
+
+class JsonFormatter implements LineFormatter {
+  private text = '';
+  private prefix = '';
+
+  constructor(private readonly origin: LineOrigin) {}
+
+  start(time: string): void {
+    const { workerIndex, pid, stream } = this.origin;
+    this.prefix = `{"time":"${time}","worker":${workerIndex},"pid":${pid},"stream":"${stream}","line":`;
+  }
+
+  readonly add: LineHandler = (buffer, start, end, kind: LineEnd) => {
+    const line = JSON.stringify(buffer.toString('utf8', start, end));
+    this.text += `${this.prefix}${line}${kind === 'cut' ? ',"cut":true}' : '}'}\n`;
+  };
+
+  take(): Buffer | null {
+    if (this.text === '') return null;
+    const out = Buffer.from(this.text);
+    this.text = '';
+    return out;
+  }
+}
