@@ -12,6 +12,7 @@ import { formatAddress } from '../os/sockaddr.js';
 import type { PoolPolicy } from '../core/pool.js';
 import { Supervisor } from '../runtime/supervisor.js';
 import { WorkerPool } from '../runtime/worker-launcher.js';
+import { PoolSockets } from '../os/pool-sockets.js';
 import { wireSignals } from '../runtime/signals.js';
 
 const OUTPUT_FLUSH_MS = 1000;
@@ -35,16 +36,19 @@ function bindFailure(error: unknown, address: string): CliError {
   return new CliError(`unable to bind ${address}: ${describeError(error)}`, START_EXIT.cannotBind);
 }
 
+function unixOptions(config: StartConfig): { mode: number; uid?: number; gid?: number } {
+  return {
+    mode: config.socketMode,
+    ...(config.socketUid !== undefined ? { uid: config.socketUid } : {}),
+    ...(config.socketGid !== undefined ? { gid: config.socketGid } : {}),
+  };
+}
+
 export function openSocket(config: StartConfig): ListenSocket {
   const name = formatAddress(config.address);
   try {
     if (config.address.kind === 'unix') {
-      return ListenSocket.openUnix(config.address, {
-        backlog: config.backlog,
-        mode: config.socketMode,
-        ...(config.socketUid !== undefined ? { uid: config.socketUid } : {}),
-        ...(config.socketGid !== undefined ? { gid: config.socketGid } : {}),
-      });
+      return ListenSocket.openUnix(config.address, { backlog: config.backlog, ...unixOptions(config) });
     }
     return ListenSocket.openTcp(config.address, { backlog: config.backlog });
   } catch (error) {
@@ -62,15 +66,19 @@ export function poolPolicy(config: StartConfig): PoolPolicy {
     stopSignal: config.stopSignal,
     stopTimeoutMs: config.stopTimeoutMs,
     blockingMode: config.blocking,
+    gracefulTimeoutMs: config.gracefulTimeoutMs,
+    steerGraceMs: config.steerGraceMs,
+    unixSocket: config.address.kind === 'unix',
   };
 }
 
 async function supervise(config: StartConfig, socket: ListenSocket, logger: Logger): Promise<number> {
-  const workers = new WorkerPool(config, socket);
+  const sockets = new PoolSockets(socket, config.backlog, unixOptions(config));
+  const workers = new WorkerPool(config, sockets);
   const policy = poolPolicy(config);
   const supervisor = new Supervisor({
     policy,
-    socket,
+    sockets,
     launcher: workers,
     logger,
     onStarted: () =>
@@ -87,11 +95,11 @@ async function supervise(config: StartConfig, socket: ListenSocket, logger: Logg
   });
   supervisor.start();
   const exit = await supervisor.finished;
-  socket.close();
+  sockets.closeAll();
   await workers.outputEnded(OUTPUT_FLUSH_MS);
   unwire();
   if (exit.code !== 0) {
-    const said = exit.failedSlot !== undefined ? workers.lastStderrLine(exit.failedSlot) : undefined;
+    const said = exit.failedSlot !== undefined ? workers.lastStderrLine(1, exit.failedSlot) : undefined;
     const reason = `${exit.reason ?? 'no worker became ready'}${said ? `; its last stderr line: ${said}` : ''}`;
     throw new CliError(`start failed: ${reason}`, exit.code);
   }

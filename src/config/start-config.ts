@@ -45,6 +45,8 @@ export interface RawStartOptions {
   readonly startSecs?: string;
   readonly stopSignal?: string;
   readonly stopTimeout?: string;
+  readonly gracefulTimeout?: string;
+  readonly steerGrace?: string;
   readonly daemon?: boolean;
   readonly logLevel?: string;
 }
@@ -77,6 +79,8 @@ export interface StartConfig {
   readonly startSecsMs: number;
   readonly stopSignal: NodeJS.Signals;
   readonly stopTimeoutMs: number;
+  readonly gracefulTimeoutMs: number;
+  readonly steerGraceMs: number;
   readonly daemon: boolean;
   readonly logLevel: LogLevel;
 }
@@ -223,6 +227,8 @@ export function buildStartConfig(raw: RawStartOptions, command: readonly string[
     startSecsMs: checked(() => parseSeconds('--start-secs', raw.startSecs ?? '1')),
     stopSignal: checked(() => parseSignal('--stop-signal', raw.stopSignal ?? 'TERM')),
     stopTimeoutMs: checked(() => parseSeconds('--stop-timeout', raw.stopTimeout ?? '10')),
+    gracefulTimeoutMs: checked(() => parseSeconds('--graceful-timeout', raw.gracefulTimeout ?? '30')),
+    steerGraceMs: checked(() => parseSeconds('--steer-grace', raw.steerGrace ?? '1', 60)),
     daemon: raw.daemon ?? true,
     logLevel: checked(() => parseChoice('--log-level', raw.logLevel ?? 'info', LOG_LEVELS)),
   };

@@ -33,6 +33,8 @@ export const START_OPTIONS: readonly OptionSpec[] = [
   { flags: '--start-secs <secs>', description: 'readiness fallback where /proc cannot tell: alive this long', defaultText: '1' },
   { flags: '--stop-signal <sig>', description: 'signal that asks a worker to stop', defaultText: 'TERM' },
   { flags: '--stop-timeout <secs>', description: 'SIGKILL a worker group this long after the stop signal', defaultText: '10' },
+  { flags: '--graceful-timeout <secs>', description: 'reload and graceful stop: how long busy workers may finish before they are stopped', defaultText: '30' },
+  { flags: '--steer-grace <secs>', description: 'reload: after steering new connections away, how long handshakes under way may still reach the old socket', defaultText: '1' },
   { flags: '-n, --no-daemon', description: 'stay in the foreground', spawnFcgi: true },
   { flags: '--log-level <level>', description: 'error, warn, info or debug', defaultText: 'info' },
 ];

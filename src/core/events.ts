@@ -1,6 +1,7 @@
 /**
  * Everything that happens to a supervisor, as data. Callbacks (signals, child exits, the timer,
- * the /proc probe) only turn what they saw into one of these and queue it; reconcile() decides.
+ * /proc probes, control requests) only turn what they saw into one of these and queue it;
+ * reconcile() decides.
  */
 import type { Listening } from '../os/proc.js';
 
@@ -12,13 +13,29 @@ export interface ExitStatus {
   readonly signal: string | null;
 }
 
+/** What /proc showed of a draining generation. */
+export interface DrainObservation {
+  /** TCP accept-queue length; null where it cannot be read (Unix sockets). */
+  readonly queue: number | null;
+  /** Workers some process of whose group holds a connection accepted from the socket. */
+  readonly busy: readonly number[];
+  /** Workers some process of whose group is blocked in accept() on the socket. */
+  readonly idle: readonly number[];
+}
+
 export type Event =
   | { readonly type: 'start' }
   | { readonly type: 'signal'; readonly signal: SupervisorSignal }
-  | { readonly type: 'spawned'; readonly slot: number; readonly pid: number }
-  | { readonly type: 'spawn-failed'; readonly slot: number; readonly error: string }
+  | { readonly type: 'stop'; readonly graceful: boolean }
+  | { readonly type: 'reload'; readonly requestId?: number }
+  | { readonly type: 'scale'; readonly workers: number; readonly requestId?: number }
+  | { readonly type: 'generation-opened'; readonly generation: number }
+  | { readonly type: 'generation-failed'; readonly generation: number; readonly reason: string }
+  | { readonly type: 'spawned'; readonly generation: number; readonly slot: number; readonly pid: number }
+  | { readonly type: 'spawn-failed'; readonly generation: number; readonly slot: number; readonly error: string }
   | { readonly type: 'exit'; readonly pid: number; readonly status: ExitStatus }
   | { readonly type: 'listening'; readonly pid: number; readonly how: Listening }
+  | ({ readonly type: 'drain-status'; readonly generation: number } & DrainObservation)
   | { readonly type: 'deadline' };
 
 export function describeExit(status: ExitStatus): string {

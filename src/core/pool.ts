@@ -1,41 +1,43 @@
 /**
  * The pool's decisions, as a pure function: reconcile(state, event, now) → { state, effects }.
- * An event is applied first; then converge() compares what the pool wants (N ready workers while
- * it runs, none once it stops) with what it has and emits the effects that close the gap.
- * `now` is a monotonic clock in milliseconds, passed in so that tables of events can test it.
+ * An event is applied first; then every generation converges towards what the pool wants (N ready
+ * workers while it runs, none once it stops), and the pool-level steps follow: start-up complete,
+ * a reload's new generation ready (steer, drain the old), a drained or failed generation removed,
+ * the supervisor done. `now` is a monotonic clock in milliseconds, passed in for table tests.
  */
-import { backoffDelay } from './backoff.js';
-import { describeExit, type Event, type ExitStatus } from './events.js';
+import type { Event, SupervisorSignal } from './events.js';
 import type { Effect } from './effects.js';
-import { emptySlot, hasProcess, isOccupied, moveSlot, type Slot, type SlotWithProcess } from './slot.js';
-import type { Listening } from '../os/proc.js';
+import { allReady, isEmpty, newGeneration, startDraining, type Generation } from './generation.js';
+import { convergeGeneration, type Mode } from './converge.js';
+import { applyDrainStatus } from './drain.js';
+import { exited, failedStart, seenListening, spawned } from './slot-events.js';
+import { hasProcess, type SlotWithProcess } from './slot.js';
+import type { PoolPolicy } from './policy.js';
 
-export type BlockingMode = 'auto' | 'blocking' | 'nonblocking';
+export type { BlockingMode, PoolPolicy } from './policy.js';
 
-export interface PoolPolicy {
-  readonly workers: number;
-  /** Failed starts a slot may retry during start-up before the pool gives up. */
-  readonly startRetries: number;
-  /** Readiness fallback where /proc cannot tell: alive this long counts as ready. */
-  readonly startSecsMs: number;
-  /** A worker /proc never saw waiting on the socket by then did not start. */
-  readonly startTimeoutMs: number;
-  readonly procReadiness: boolean;
-  readonly stopSignal: string;
-  readonly stopTimeoutMs: number;
-  readonly blockingMode: BlockingMode;
+export type PoolPhase = 'idle' | 'starting' | 'running' | 'quitting' | 'stopping' | 'stopped';
+
+export interface Reload {
+  readonly newGeneration: number;
+  readonly requestIds: readonly number[];
 }
-
-export type PoolPhase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 export interface PoolState {
   readonly phase: PoolPhase;
   readonly policy: PoolPolicy;
-  readonly slots: readonly Slot[];
+  /** Oldest first; the serving one is the newest that is not still starting or failing. */
+  readonly generations: readonly Generation[];
+  readonly desiredWorkers: number;
+  readonly nextGeneration: number;
   /** The socket mode the pool wants (DESIGN.md "Blocking mode"). */
   readonly blocking: boolean;
+  readonly reload?: Reload;
+  /** Requests that came during a reload: coalesced into one more reload, never lost. */
+  readonly pendingReload?: { readonly requestIds: readonly number[] };
   readonly exitCode: number;
   readonly failure?: string;
+  readonly failedSlot?: number;
 }
 
 export interface Reconciled {
@@ -43,22 +45,13 @@ export interface Reconciled {
   readonly effects: readonly Effect[];
 }
 
-const FIRST_PROBE_MS = 5;
-/** Look every 5 ms for the first 50 ms (most workers are up by then), then back off to 100 ms. */
-const FAST_PROBE_UNTIL_MS = 50;
-const MAX_PROBE_EVERY_MS = 100;
-
-const READY_HOW: Readonly<Record<Listening, string>> = {
-  accept: 'blocked in accept',
-  epoll: 'socket in its epoll set',
-  serving: 'serving a connection',
-};
-
 export function initialPoolState(policy: PoolPolicy): PoolState {
   return {
     phase: 'idle',
     policy,
-    slots: Array.from({ length: policy.workers }, (_, index) => emptySlot(index)),
+    generations: [newGeneration(1, 'starting', policy.workers)],
+    desiredWorkers: policy.workers,
+    nextGeneration: 2,
     blocking: policy.blockingMode !== 'nonblocking',
     exitCode: 0,
   };
@@ -68,8 +61,7 @@ export function reconcile(state: PoolState, event: Event, now: number): Reconcil
   if (state.phase === 'stopped') return { state, effects: [] };
   const effects: Effect[] = [];
   const applied = apply(state, event, now, effects);
-  const converged = converge(applied, now, effects);
-  return { state: converged, effects };
+  return { state: settle(converge(applied, now, effects), now, effects), effects };
 }
 
 /** The earliest moment at which the pool has something to do without any event, if any. */
@@ -78,20 +70,37 @@ export function nextDeadline(state: PoolState): number | undefined {
   const consider = (at: number): void => {
     earliest = earliest === undefined ? at : Math.min(earliest, at);
   };
-  for (const slot of state.slots) {
-    if (slot.state === 'backoff') consider(slot.until);
-    if (slot.state === 'starting') consider(Math.min(slot.probeAt, slot.deadline));
-    if (slot.state === 'stopping' && !slot.killed) consider(slot.killAt);
+  for (const generation of state.generations) {
+    for (const slot of generation.slots) {
+      if (slot.state === 'backoff' && state.phase !== 'stopping') consider(slot.until);
+      if (slot.state === 'starting' && generation.phase !== 'draining' && generation.phase !== 'failing') consider(Math.min(slot.probeAt, slot.deadline));
+      if (slot.state === 'stopping' && !slot.killed) consider(slot.killAt);
+    }
+    const waiting = generation.slots.some((slot) => slot.state === 'starting' || slot.state === 'ready');
+    if (generation.phase === 'draining' && waiting && state.phase !== 'stopping') consider(Math.min(generation.probeAt, generation.drainDeadline));
   }
   return earliest;
 }
 
-function replaceSlot(state: PoolState, slot: Slot): PoolState {
-  return { ...state, slots: state.slots.map((s) => (s.index === slot.index ? slot : s)) };
+export function servingGeneration(state: PoolState): Generation | undefined {
+  return [...state.generations].reverse().find((g) => g.phase === 'serving') ?? state.generations.find((g) => g.phase === 'starting');
 }
 
-function slotOfPid(state: PoolState, pid: number): SlotWithProcess | undefined {
-  return state.slots.filter(hasProcess).find((slot) => slot.pid === pid);
+function replaceGeneration(state: PoolState, generation: Generation): PoolState {
+  return { ...state, generations: state.generations.map((g) => (g.id === generation.id ? generation : g)) };
+}
+
+function findPid(state: PoolState, pid: number): { generation: Generation; slot: SlotWithProcess } | undefined {
+  for (const generation of state.generations) {
+    const slot = generation.slots.filter(hasProcess).find((s) => s.pid === pid);
+    if (slot) return { generation, slot };
+  }
+  return undefined;
+}
+
+/** Failed starts are limited during start-up and for a reload's new generation; otherwise retried for ever. */
+function retriesLimited(state: PoolState, generation: Generation): boolean {
+  return state.phase === 'starting' || (state.reload?.newGeneration === generation.id && generation.phase === 'starting');
 }
 
 function apply(state: PoolState, event: Event, now: number, effects: Effect[]): PoolState {
@@ -100,179 +109,247 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
       return state.phase === 'idle' ? { ...state, phase: 'starting' } : state;
     case 'signal':
       return applySignal(state, event.signal, now, effects);
-    case 'spawned':
-      return applySpawned(state, event.slot, event.pid, now, effects);
-    case 'spawn-failed':
-      return failedStart(state, event.slot, { code: null, signal: null }, `spawn failed: ${event.error}`, now, effects);
-    case 'exit':
-      return applyExit(state, event.pid, event.status, now, effects);
-    case 'listening':
-      return applyListening(state, event.pid, event.how, now, effects);
+    case 'stop':
+      return event.graceful ? quit(state, now, effects) : stopNow(state, 'stop requested', now, effects);
+    case 'reload':
+      return requestReload(state, event.requestId, now, effects);
+    case 'scale':
+      return scale(state, event.workers, event.requestId, now, effects);
+    case 'generation-opened':
+      return state.generations.some((g) => g.id === event.generation && g.phase === 'opening')
+        ? replaceGeneration(state, newGeneration(event.generation, 'starting', state.desiredWorkers))
+        : state;
+    case 'generation-failed':
+      return rollback(state, event.generation, `could not open the new generation: ${event.reason}`, effects, true);
+    case 'spawned': {
+      const generation = state.generations.find((g) => g.id === event.generation);
+      const slot = generation?.slots[event.slot];
+      if (!generation || !slot || slot.state !== 'spawning') return state;
+      effects.push({ type: 'set-blocking', blocking: state.blocking });
+      return replaceGeneration(state, spawned(generation, slot, event.pid, state.policy, now, effects));
+    }
+    case 'spawn-failed': {
+      const generation = state.generations.find((g) => g.id === event.generation);
+      const slot = generation?.slots[event.slot];
+      if (!generation || !slot) return state;
+      const result = failedStart(generation, slot, { code: null, signal: null }, `spawn failed: ${event.error}`, retriesLimited(state, generation), state.policy, now, effects);
+      return afterFailedStart(replaceGeneration(state, result.generation), result.generation, slot.index, result.gaveUp, effects);
+    }
+    case 'exit': {
+      const found = findPid(state, event.pid);
+      if (!found) return state;
+      effects.push({ type: 'set-blocking', blocking: state.blocking });
+      const result = exited(found.generation, found.slot, event.status, retriesLimited(state, found.generation), state.policy, now, effects);
+      return afterFailedStart(replaceGeneration(state, result.generation), result.generation, found.slot.index, result.gaveUp, effects);
+    }
+    case 'listening': {
+      const found = findPid(state, event.pid);
+      if (!found) return state;
+      let next = replaceGeneration(state, seenListening(found.generation, found.slot, event.how, now, effects));
+      if (event.how === 'epoll' && state.blocking && state.policy.blockingMode === 'auto') {
+        effects.push({ type: 'log', level: 'info', message: `worker ${event.pid} waits in epoll_wait (an event-loop worker): socket set to non-blocking` });
+        effects.push({ type: 'set-blocking', blocking: false });
+        next = { ...next, blocking: false };
+      }
+      return next;
+    }
+    case 'drain-status': {
+      const generation = state.generations.find((g) => g.id === event.generation);
+      if (!generation || state.phase === 'stopping') return state;
+      return replaceGeneration(state, applyDrainStatus(generation, event, { policy: state.policy, now, effects, strictStart: false }));
+    }
     case 'deadline':
       return state;
   }
 }
 
-function applySignal(state: PoolState, signal: string, now: number, effects: Effect[]): PoolState {
+function afterFailedStart(state: PoolState, generation: Generation, slot: number, gaveUp: string | undefined, effects: Effect[]): PoolState {
+  if (!gaveUp) return state;
+  if (state.phase === 'starting') {
+    return { ...state, phase: 'stopping', exitCode: 1, failure: gaveUp, failedSlot: slot };
+  }
+  return rollback(state, generation.id, gaveUp, effects, false);
+}
+
+function applySignal(state: PoolState, signal: SupervisorSignal, now: number, effects: Effect[]): PoolState {
   switch (signal) {
     case 'SIGTERM':
     case 'SIGINT':
+      return stopNow(state, signal, now, effects);
     case 'SIGQUIT':
-      if (state.phase === 'stopping') {
-        effects.push({ type: 'log', level: 'warn', message: `${signal} again while stopping: killing every worker now` });
-        return { ...state, slots: state.slots.map((slot) => (slot.state === 'stopping' ? { ...slot, killAt: now } : slot)) };
-      }
-      effects.push({ type: 'log', level: 'info', message: `${signal}: stopping every worker` });
-      return { ...state, phase: 'stopping' };
+      return quit(state, now, effects);
+    case 'SIGHUP':
+      return requestReload(state, undefined, now, effects);
     case 'SIGUSR1':
       effects.push({ type: 'reopen-logs' });
       return state;
-    default:
-      effects.push({ type: 'log', level: 'warn', message: `${signal} is not handled yet: ignored` });
-      return state;
+    case 'SIGTTIN':
+      return scale(state, state.desiredWorkers + 1, undefined, now, effects);
+    case 'SIGTTOU':
+      return scale(state, Math.max(1, state.desiredWorkers - 1), undefined, now, effects);
   }
 }
 
-function applySpawned(state: PoolState, index: number, pid: number, now: number, effects: Effect[]): PoolState {
-  const slot = state.slots[index];
-  if (!slot || slot.state !== 'spawning') return state;
-  const deadline = now + (state.policy.procReadiness ? state.policy.startTimeoutMs : state.policy.startSecsMs);
-  effects.push({ type: 'log', level: 'info', message: `worker ${pid} (slot ${index}) spawned`, fields: { pid, slot: index } });
-  effects.push({ type: 'set-blocking', blocking: state.blocking });
-  return replaceSlot(
-    state,
-    moveSlot(slot, { state: 'starting', pid, startedAt: now, probeAt: now + FIRST_PROBE_MS, probeEveryMs: FIRST_PROBE_MS, deadline }),
-  );
-}
-
-function applyListening(state: PoolState, pid: number, how: Listening, now: number, effects: Effect[]): PoolState {
-  const slot = slotOfPid(state, pid);
-  if (!slot || slot.state !== 'starting') return state;
-  effects.push({
-    type: 'log',
-    level: 'info',
-    message: `worker ${pid} (slot ${slot.index}) starting→ready (${READY_HOW[how]})`,
-    fields: { pid, slot: slot.index, after_ms: Math.round(now - slot.startedAt) },
-  });
-  let next = replaceSlot(state, moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, how, failures: 0 }));
-  if (how === 'epoll' && state.blocking && state.policy.blockingMode === 'auto') {
-    effects.push({ type: 'log', level: 'info', message: `worker ${pid} waits in epoll_wait (an event-loop worker): socket set to non-blocking` });
-    effects.push({ type: 'set-blocking', blocking: false });
-    next = { ...next, blocking: false };
-  }
-  return next;
-}
-
-function applyExit(state: PoolState, pid: number, status: ExitStatus, now: number, effects: Effect[]): PoolState {
-  const slot = slotOfPid(state, pid);
-  if (!slot) return state;
-  effects.push({ type: 'reap-group', pgid: pid });
-  effects.push({ type: 'set-blocking', blocking: state.blocking });
-  const fields = { pid, slot: slot.index, code: status.code, signal: status.signal, uptime_ms: Math.round(now - slot.startedAt) };
-  if (slot.state === 'starting') {
-    return failedStart(state, slot.index, status, `exited before it was ready (${describeExit(status)})`, now, effects, pid);
-  }
-  if (slot.state === 'stopping' && slot.failedStart) {
-    return failedStart(state, slot.index, status, slot.failedStart, now, effects, pid);
-  }
-  if (slot.state === 'stopping') {
-    effects.push({ type: 'log', level: 'info', message: `worker ${pid} (slot ${slot.index}) stopping→exited (${describeExit(status)})`, fields });
-    return replaceSlot(state, moveSlot(slot, { state: 'empty', lastExit: status }));
-  }
-  // A ready worker ended (php-cgi recycling after PHP_FCGI_MAX_REQUESTS, a crash): replace it at once.
-  effects.push({ type: 'log', level: 'warn', message: `worker ${pid} (slot ${slot.index}) ready→exited (${describeExit(status)}): respawning`, fields });
-  return replaceSlot(state, moveSlot(slot, { state: 'empty', lastExit: status, restarts: slot.restarts + 1 }));
-}
-
-function failedStart(
-  state: PoolState,
-  index: number,
-  status: ExitStatus,
-  why: string,
-  now: number,
-  effects: Effect[],
-  pid?: number,
-): PoolState {
-  const slot = state.slots[index];
-  if (!slot) return state;
-  const failures = slot.failures + 1;
-  const who = pid === undefined ? `slot ${index}` : `worker ${pid} (slot ${index})`;
-  const fields = { slot: index, pid, code: status.code, signal: status.signal, failures };
-  if (state.phase === 'starting' && failures > state.policy.startRetries) {
-    effects.push({ type: 'log', level: 'error', message: `${who} ${why}: giving up after ${failures} failed starts`, fields });
-    const failure = `slot ${index} failed to start ${failures} times; last: ${why}`;
-    const stopped = replaceSlot(state, moveSlot(slot, { state: 'empty', failures, lastExit: status }));
-    return { ...stopped, phase: 'stopping', exitCode: 1, failure };
-  }
+function stopNow(state: PoolState, why: string, now: number, effects: Effect[]): PoolState {
   if (state.phase === 'stopping') {
-    return replaceSlot(state, moveSlot(slot, { state: 'empty', failures, lastExit: status }));
+    effects.push({ type: 'log', level: 'warn', message: `${why} again while stopping: killing every worker now` });
+    return {
+      ...state,
+      generations: state.generations.map((g) => ({ ...g, slots: g.slots.map((slot) => (slot.state === 'stopping' ? { ...slot, killAt: Math.min(slot.killAt, now) } : slot)) })),
+    };
   }
-  const delay = backoffDelay(failures);
-  effects.push({ type: 'log', level: 'warn', message: `${who} ${why}: failed start ${failures}, retrying in ${delay} ms`, fields: { ...fields, backoff_ms: delay } });
-  return replaceSlot(state, moveSlot(slot, { state: 'backoff', until: now + delay, failures, lastExit: status }));
+  effects.push({ type: 'log', level: 'info', message: `${why}: stopping every worker` });
+  return finishReloads({ ...state, phase: 'stopping' }, false, 'the pool is stopping', effects);
+}
+
+function quit(state: PoolState, now: number, effects: Effect[]): PoolState {
+  if (state.phase === 'quitting' || state.phase === 'stopping') return state;
+  const unix = state.policy.unixSocket;
+  effects.push({ type: 'log', level: 'info', message: `graceful stop: ${unix ? 'socket path removed; ' : ''}waiting for requests in flight (at most ${state.policy.gracefulTimeoutMs} ms)` });
+  if (unix) effects.push({ type: 'unlink-path' });
+  const { policy } = state;
+  const generations = state.generations.map((g) =>
+    g.phase === 'draining' ? g : g.phase === 'opening' ? { ...g, phase: 'failing' as const } : startDraining(g, now, unix, unix ? policy.steerGraceMs : 0, policy.gracefulTimeoutMs),
+  );
+  return finishReloads({ ...state, phase: 'quitting', generations }, false, 'the pool is stopping', effects);
+}
+
+function requestReload(state: PoolState, requestId: number | undefined, now: number, effects: Effect[]): PoolState {
+  const ids = requestId === undefined ? [] : [requestId];
+  if (state.phase === 'quitting' || state.phase === 'stopping') {
+    effects.push({ type: 'reload-finished', requestIds: ids, ok: false, message: 'reload refused: the pool is stopping' });
+    return state;
+  }
+  if (state.phase !== 'running' || state.reload) {
+    effects.push({ type: 'log', level: 'info', message: 'reload requested during another: it will follow' });
+    return { ...state, pendingReload: { requestIds: [...(state.pendingReload?.requestIds ?? []), ...ids] } };
+  }
+  return beginReload(state, ids, now, effects);
+}
+
+function beginReload(state: PoolState, requestIds: readonly number[], _now: number, effects: Effect[]): PoolState {
+  const id = state.nextGeneration;
+  effects.push({ type: 'log', level: 'info', message: `reload: starting generation ${id} with ${state.desiredWorkers} worker(s)` });
+  effects.push({ type: 'open-generation', generation: id });
+  return {
+    ...state,
+    nextGeneration: id + 1,
+    generations: [...state.generations, newGeneration(id, 'opening', 0)],
+    reload: { newGeneration: id, requestIds },
+  };
+}
+
+function scale(state: PoolState, workers: number, requestId: number | undefined, now: number, effects: Effect[]): PoolState {
+  const ids = requestId === undefined ? [] : [requestId];
+  const serving = servingGeneration(state);
+  if (state.phase !== 'running' || !serving) {
+    effects.push({ type: 'reload-finished', requestIds: ids, ok: false, message: `scale refused: the pool is ${state.phase}` });
+    return state;
+  }
+  effects.push({ type: 'log', level: 'info', message: `scale: ${state.desiredWorkers} → ${workers} worker(s)` });
+  const scaled = { ...state, desiredWorkers: workers };
+  if (workers > serving.slots.length && !state.reload) {
+    const added = newGeneration(serving.id, serving.phase, workers - serving.slots.length).slots.map((slot, i) => ({ ...slot, index: serving.slots.length + i }));
+    effects.push({ type: 'reload-finished', requestIds: ids, ok: true, message: `scaled to ${workers} worker(s)` });
+    return replaceGeneration(scaled, { ...serving, slots: [...serving.slots, ...added] });
+  }
+  if (workers === serving.slots.length && !state.reload) {
+    effects.push({ type: 'reload-finished', requestIds: ids, ok: true, message: `already ${workers} worker(s)` });
+    return scaled;
+  }
+  // Fewer workers: signalling one that shares the socket with the others races with accept();
+  // a new generation of the right size takes over instead, without a drop.
+  return requestReload(scaled, requestId, now, effects);
+}
+
+function rollback(state: PoolState, generationId: number, why: string, effects: Effect[], opened: boolean): PoolState {
+  const generation = state.generations.find((g) => g.id === generationId);
+  if (!generation) return state;
+  effects.push({ type: 'log', level: 'error', message: `reload failed, generation ${generationId} rolled back: ${why}; the old workers keep serving` });
+  if (opened) {
+    const next = { ...state, generations: state.generations.filter((g) => g.id !== generationId) };
+    return finishReloads(next, false, `reload failed: ${why}`, effects);
+  }
+  return replaceGeneration(state, { ...generation, phase: 'failing', failure: why });
+}
+
+function finishReloads(state: PoolState, ok: boolean, message: string, effects: Effect[]): PoolState {
+  if (!state.reload && !state.pendingReload) return state;
+  const requestIds = [...(state.reload?.requestIds ?? []), ...(ok ? [] : (state.pendingReload?.requestIds ?? []))];
+  effects.push({ type: 'reload-finished', requestIds, ok, message });
+  const { reload: _done, ...rest } = state;
+  return ok ? rest : { ...rest, pendingReload: undefined };
+}
+
+function modeOf(state: PoolState, generation: Generation): Mode {
+  if (state.phase === 'stopping' || generation.phase === 'failing') return 'stop';
+  if (generation.phase === 'draining') return 'drain';
+  if (generation.phase === 'opening' || state.phase === 'idle') return 'wait';
+  return 'run';
 }
 
 function converge(state: PoolState, now: number, effects: Effect[]): PoolState {
+  const generations = state.generations.map((generation) =>
+    convergeGeneration(generation, modeOf(state, generation), {
+      policy: state.policy,
+      now,
+      effects,
+      strictStart: state.phase === 'starting' || generation.phase === 'starting',
+    }),
+  );
+  return { ...state, generations };
+}
+
+/** Pool-level steps that follow from the generations' states. */
+function settle(state: PoolState, now: number, effects: Effect[]): PoolState {
   let next = state;
-  for (const slot of state.slots) {
-    const moved = next.phase === 'stopping' ? convergeStopping(next, slot, now, effects) : convergeRunning(next, slot, now, effects);
-    if (moved !== slot) next = replaceSlot(next, moved);
+  for (const generation of state.generations) {
+    if (generation.phase === 'starting' && allReady(generation) && next.phase !== 'stopping' && next.phase !== 'quitting') next = promote(next, generation, now, effects);
+    if ((generation.phase === 'draining' || generation.phase === 'failing' || next.phase === 'stopping') && isEmpty(generation) && generation.phase !== 'opening') {
+      next = retire(next, generation, effects);
+    }
   }
-  if (next.phase === 'starting' && next.slots.every((slot) => slot.state === 'ready')) {
-    effects.push({ type: 'started' });
-    next = { ...next, phase: 'running' };
+  if (next.reload && !next.generations.some((g) => g.phase === 'draining' || g.id === next.reload?.newGeneration && g.phase !== 'serving')) {
+    effects.push({ type: 'log', level: 'info', message: `reload finished: generation ${next.reload.newGeneration} serving` });
+    next = finishReloads(next, true, `reloaded: generation ${next.reload.newGeneration} serving`, effects);
   }
-  if (next.phase === 'stopping' && !next.slots.some(isOccupied)) {
-    effects.push({ type: 'exit', code: next.exitCode, ...(next.failure ? { reason: next.failure } : {}) });
+  if (!next.reload && next.pendingReload && next.phase === 'running') {
+    const { pendingReload, ...rest } = next;
+    next = beginReload(rest, pendingReload.requestIds, now, effects);
+  }
+  if ((next.phase === 'stopping' || next.phase === 'quitting') && next.generations.every(isEmpty)) {
+    effects.push({
+      type: 'exit',
+      code: next.exitCode,
+      ...(next.failure ? { reason: next.failure } : {}),
+      ...(next.failedSlot !== undefined ? { failedSlot: next.failedSlot } : {}),
+    });
     next = { ...next, phase: 'stopped' };
   }
   return next;
 }
 
-function convergeRunning(state: PoolState, slot: Slot, now: number, effects: Effect[]): Slot {
-  if (state.phase === 'idle') return slot;
-  if (slot.state === 'empty' || (slot.state === 'backoff' && slot.until <= now)) {
-    effects.push({ type: 'spawn', slot: slot.index });
-    return moveSlot(slot, { state: 'spawning' });
+function promote(state: PoolState, generation: Generation, now: number, effects: Effect[]): PoolState {
+  if (state.phase === 'starting') {
+    effects.push({ type: 'started' });
+    return { ...replaceGeneration(state, { ...generation, phase: 'serving' }), phase: 'running' };
   }
-  if (slot.state !== 'starting') return slot;
-  if (slot.deadline <= now) return startDeadlinePassed(state, slot, now, effects);
-  if (slot.probeAt <= now && state.policy.procReadiness) {
-    effects.push({ type: 'probe', pid: slot.pid });
-    const probeEveryMs = now - slot.startedAt < FAST_PROBE_UNTIL_MS ? FIRST_PROBE_MS : Math.min(MAX_PROBE_EVERY_MS, Math.ceil(slot.probeEveryMs * 1.5));
-    return { ...slot, probeAt: now + probeEveryMs, probeEveryMs };
-  }
-  return slot;
+  effects.push({ type: 'steer', generation: generation.id });
+  effects.push({ type: 'log', level: 'info', message: `reload: generation ${generation.id} ready, new connections go to it; draining the old` });
+  const { policy } = state;
+  const generations = state.generations.map((g) =>
+    g.id === generation.id ? { ...g, phase: 'serving' as const } : g.phase === 'serving' ? startDraining(g, now, true, policy.steerGraceMs, policy.gracefulTimeoutMs) : g,
+  );
+  return { ...state, generations };
 }
 
-function startDeadlinePassed(state: PoolState, slot: Slot & { state: 'starting' }, now: number, effects: Effect[]): Slot {
-  const { pid } = slot;
-  if (!state.policy.procReadiness) {
-    effects.push({ type: 'log', level: 'info', message: `worker ${pid} (slot ${slot.index}) starting→ready (up for ${state.policy.startSecsMs} ms; /proc cannot tell here)`, fields: { pid } });
-    return moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, how: 'timer', failures: 0 });
+function retire(state: PoolState, generation: Generation, effects: Effect[]): PoolState {
+  if (state.phase === 'stopping' || state.phase === 'quitting') return state;
+  effects.push({ type: 'close-socket', generation: generation.id });
+  const next = { ...state, generations: state.generations.filter((g) => g.id !== generation.id) };
+  if (generation.phase === 'failing') {
+    return finishReloads(next, false, `reload failed: ${generation.failure ?? 'the new workers did not start'}; the old workers keep serving`, effects);
   }
-  if (state.phase === 'running') {
-    // Under load a busy worker is never seen waiting: alive this long, it serves.
-    effects.push({ type: 'log', level: 'warn', message: `worker ${pid} (slot ${slot.index}) never seen waiting on the socket in ${state.policy.startTimeoutMs} ms: counted as ready`, fields: { pid } });
-    return moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, how: 'timer', failures: 0 });
-  }
-  const why = `was not waiting on the socket after ${state.policy.startTimeoutMs} ms`;
-  effects.push({ type: 'log', level: 'warn', message: `worker ${pid} (slot ${slot.index}) ${why}: killing it`, fields: { pid } });
-  effects.push({ type: 'signal', pgid: pid, signal: 'SIGKILL' });
-  return moveSlot(slot, { state: 'stopping', pid, startedAt: slot.startedAt, killAt: now, killed: true, failedStart: why });
-}
-
-function convergeStopping(state: PoolState, slot: Slot, now: number, effects: Effect[]): Slot {
-  if (slot.state === 'backoff' || slot.state === 'empty') return slot.state === 'empty' ? slot : moveSlot(slot, { state: 'empty' });
-  if (slot.state === 'starting' || slot.state === 'ready') {
-    effects.push({ type: 'signal', pgid: slot.pid, signal: state.policy.stopSignal });
-    effects.push({ type: 'log', level: 'info', message: `worker ${slot.pid} (slot ${slot.index}) ${slot.state}→stopping (${state.policy.stopSignal})`, fields: { pid: slot.pid } });
-    return moveSlot(slot, { state: 'stopping', pid: slot.pid, startedAt: slot.startedAt, killAt: now + state.policy.stopTimeoutMs, killed: false });
-  }
-  if (slot.state === 'stopping' && !slot.killed && slot.killAt <= now) {
-    effects.push({ type: 'log', level: 'warn', message: `worker ${slot.pid} (slot ${slot.index}) still running after the stop timeout: SIGKILL to its process group`, fields: { pid: slot.pid } });
-    effects.push({ type: 'signal', pgid: slot.pid, signal: 'SIGKILL' });
-    return { ...slot, killed: true };
-  }
-  return slot;
+  effects.push({ type: 'log', level: 'info', message: `generation ${generation.id} retired` });
+  return next;
 }

@@ -171,3 +171,28 @@ export function lookupGroup(nameOrGid: string | number): GroupEntry | undefined 
   const entry = koffi.decode(pointer, Group) as { gr_name: string; gr_gid: number };
   return { name: entry.gr_name, gid: entry.gr_gid };
 }
+
+const SockFilter = koffi.struct('fcgi_spawn_sock_filter', { code: 'uint16_t', jt: 'uint8_t', jf: 'uint8_t', k: 'uint32_t' });
+const SockFprog = koffi.struct('fcgi_spawn_sock_fprog', { len: 'uint16_t', filter: koffi.pointer(SockFilter) });
+const setsockoptProgram = lib.func('int setsockopt(int fd, int level, int name, const fcgi_spawn_sock_fprog *prog, uint32_t len)');
+const BPF_RET_K = 0x06;
+
+/**
+ * Attach to the SO_REUSEPORT group of `fd` a one-instruction classic BPF program, `ret #index`:
+ * every new connection to the group goes to the member at that index (members are indexed in
+ * join order; when one leaves, the last moves into its place).
+ */
+export function steerReusePortGroup(fd: number, index: number, subject?: string): void {
+  const program = { len: 1, filter: [{ code: BPF_RET_K, jt: 0, jf: 0, k: index }] };
+  check(setsockoptProgram(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, program, koffi.sizeof(SockFprog)) as number, 'setsockopt(SO_ATTACH_REUSEPORT_CBPF)', subject);
+}
+
+/** struct tcp_info: on a listening socket tcpi_unacked is the accept queue's length, tcpi_sacked its limit. */
+const TCP_INFO_SIZE = 104;
+const TCPI_UNACKED_OFFSET = 24;
+const TCPI_SACKED_OFFSET = 28;
+
+export function tcpListenQueue(fd: number): { readonly length: number; readonly limit: number } {
+  const info = getBufferOption(fd, IPPROTO_TCP, TCP_INFO, TCP_INFO_SIZE);
+  return { length: info.readUInt32LE(TCPI_UNACKED_OFFSET), limit: info.readUInt32LE(TCPI_SACKED_OFFSET) };
+}

@@ -30,6 +30,8 @@ export interface TcpOptions {
   readonly backlog: number;
   /** Join the SO_REUSEPORT group of an existing socket of this pool (a new generation). */
   readonly joinGroup?: boolean;
+  /** Runs between bind() and listen(): a socket joins its reuseport group, and may be picked, at listen(). */
+  readonly beforeListen?: () => void;
 }
 
 export interface UnixOptions {
@@ -57,7 +59,12 @@ export class ListenSocket {
     readonly inode: number,
     private boundPath: string | undefined,
     private pathIdentity: PathIdentity | undefined,
-  ) {}
+  ) {
+    this.bindName = boundPath;
+  }
+
+  /** The path the socket was bound at: what /proc/net/unix shows for it and its connections, even after a rename. */
+  private readonly bindName: string | undefined;
 
   static openTcp(address: TcpAddress, options: TcpOptions): ListenSocket {
     const family = tcpFamily(address.host) === 4 ? libc.AF_INET : libc.AF_INET6;
@@ -70,6 +77,7 @@ export class ListenSocket {
       // Measured: a bind without SO_REUSEPORT fails on a port any listener holds; setting it now
       // still lets our own next generation join the group.
       if (!options.joinGroup) libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEPORT, 1, name);
+      options.beforeListen?.();
       libc.listen(fd, options.backlog, name);
       const port = decodePort(libc.getsockname(fd));
       return new ListenSocket(fd, { ...address, port }, fstatSync(fd).ino, undefined, undefined);
@@ -111,7 +119,7 @@ export class ListenSocket {
   get identity(): SocketIdentity {
     return this.address.kind === 'tcp'
       ? { inode: this.inode, port: this.address.port }
-      : { inode: this.inode, path: this.boundPath ?? this.address.path };
+      : { inode: this.inode, path: this.bindName ?? this.address.path };
   }
 
   get name(): string {
@@ -138,6 +146,26 @@ export class ListenSocket {
     if (!this.boundPath || this.address.kind !== 'unix' || this.boundPath === this.address.path) return;
     renameSync(this.boundPath, this.address.path);
     this.boundPath = this.address.path;
+  }
+
+  /** TCP: the accept queue's length (TCP_INFO); Unix: unknown without sock_diag. */
+  queueLength(): number | undefined {
+    if (this.closed || this.address.kind !== 'tcp') return undefined;
+    return libc.tcpListenQueue(this.fd).length;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * TCP: every accept() blocked on it fails with EINVAL (libfcgi programs and php-cgi then exit by
+   * themselves) and it leaves its reuseport group — but whatever is still queued is reset (measured
+   * 3 of 3), so only on an empty queue.
+   */
+  shutdownListener(): void {
+    if (this.closed || this.address.kind !== 'tcp') return;
+    libc.shutdown(this.fd, libc.SHUT_RD, this.name);
   }
 
   /** Close the descriptor, and remove the socket file if the path still names our socket. */

@@ -203,8 +203,17 @@ function processState(pid: number, socket: SocketIdentity): Listening | undefine
   return listeningState(pid, socket.inode) ?? (servingConnection(pid, socket) ? 'serving' : undefined);
 }
 
+export interface GroupQuery {
+  /** Draining: a group is busy if any member holds a connection, even while another waits in accept(). */
+  readonly preferServing?: boolean;
+}
+
 /** The best answer among a worker's process group: its leader first, then the other members. */
-export function groupListeningState(pgid: number, socket: SocketIdentity): Listening | undefined {
+export function groupListeningState(pgid: number, socket: SocketIdentity, query: GroupQuery = {}): Listening | undefined {
+  if (query.preferServing) {
+    const members = [pgid, ...processGroupMembers(pgid).filter((pid) => pid !== pgid)];
+    if (members.some((pid) => servingConnection(pid, socket))) return 'serving';
+  }
   const leader = processState(pgid, socket);
   if (leader === 'accept') return leader;
   let found = leader;

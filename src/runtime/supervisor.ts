@@ -1,28 +1,33 @@
 /**
  * The supervisor's loop: one queue of events, one dispatch that calls core's reconcile(), an
  * executor for the effects it returns, and one timer armed for the earliest deadline. Callbacks
- * (signals, exits, the timer) only enqueue; an idle supervisor makes no wake-ups at all.
+ * (signals, exits, the timer, control requests) only enqueue; an idle supervisor makes no wake-ups.
  */
 import { performance } from 'node:perf_hooks';
 import { initialPoolState, nextDeadline, reconcile, type PoolPolicy, type PoolState } from '../core/pool.js';
 import type { Effect } from '../core/effects.js';
 import type { Event } from '../core/events.js';
 import type { Logger } from '../log/logger.js';
-import type { ListenSocket } from '../os/listen-socket.js';
-import { groupListeningState, processGroupMembers } from '../os/proc.js';
+import type { PoolSockets } from '../os/pool-sockets.js';
+import { groupListeningState } from '../os/proc.js';
 import { describeError } from '../errors.js';
+import { observeDrain } from './drain-probe.js';
 
 export interface WorkerLauncher {
-  /** Start a worker for a slot; returns its pid (its process group id too). */
-  spawn(slot: number, onExit: (pid: number, code: number | null, signal: string | null) => void): number;
+  /** Re-read what a new generation runs (a reload); throws with the reason if it cannot. */
+  prepare(generation: number): void;
+  /** Start a worker for a slot of a generation on its socket; returns its pid (its process group id too). */
+  spawn(generation: number, slot: number, onExit: (pid: number, code: number | null, signal: string | null) => void): number;
 }
 
 export interface SupervisorOptions {
   readonly policy: PoolPolicy;
-  readonly socket: ListenSocket;
+  readonly sockets: PoolSockets;
   readonly launcher: WorkerLauncher;
   readonly logger: Logger;
   readonly onStarted: (state: PoolState) => void;
+  /** A reload or scale request finished; requestIds name the control requests it answers. */
+  readonly onRequestDone?: (requestIds: readonly number[], ok: boolean, message: string) => void;
   readonly now?: () => number;
 }
 
@@ -93,71 +98,107 @@ export class Supervisor {
   }
 
   private execute(effect: Effect): void {
-    const { logger, socket } = this.options;
+    const { logger, sockets } = this.options;
     switch (effect.type) {
       case 'spawn':
-        return this.spawn(effect.slot);
+        return this.spawn(effect.generation, effect.slot);
       case 'signal':
-        return this.signalGroup(effect.pgid, effect.signal);
+        this.signalGroup(effect.pgid, effect.signal);
+        return;
       case 'reap-group':
         return this.reapGroup(effect.pgid);
       case 'probe': {
-        const how = groupListeningState(effect.pid, socket.identity);
+        const socket = sockets.get(effect.generation);
+        const how = socket ? groupListeningState(effect.pid, socket.identity) : undefined;
         if (how) this.queue.push({ type: 'listening', pid: effect.pid, how });
         return;
       }
+      case 'probe-drain': {
+        const socket = sockets.get(effect.generation);
+        const generation = this.state.generations.find((g) => g.id === effect.generation);
+        if (socket && generation) this.queue.push({ type: 'drain-status', generation: generation.id, ...observeDrain(generation, socket) });
+        return;
+      }
       case 'set-blocking':
-        return socket.setBlocking(effect.blocking);
+        return sockets.setBlocking(effect.blocking);
+      case 'open-generation':
+        return this.openGeneration(effect.generation);
+      case 'steer':
+        return this.guarded(`steer new connections to generation ${effect.generation}`, () => sockets.steerTo(effect.generation));
+      case 'shutdown-socket':
+        return this.guarded(`shut down the socket of generation ${effect.generation}`, () => sockets.shutdown(effect.generation));
+      case 'close-socket':
+        return this.guarded(`close the socket of generation ${effect.generation}`, () => sockets.close(effect.generation));
+      case 'unlink-path':
+        return sockets.unlinkPublicPath();
       case 'log':
         return logger.log(effect.level, effect.message, effect.fields);
       case 'reopen-logs':
         return logger.reopen();
       case 'started':
         return this.options.onStarted(this.state);
-      case 'exit': {
+      case 'reload-finished':
+        return this.options.onRequestDone?.(effect.requestIds, effect.ok, effect.message);
+      case 'exit':
         if (this.timer) clearTimeout(this.timer);
-        const failed = this.state.slots.find((s) => s.failures > this.options.policy.startRetries);
         return this.finish({
           code: effect.code,
           ...(effect.reason ? { reason: effect.reason } : {}),
-          ...(failed ? { failedSlot: failed.index } : {}),
+          ...(effect.failedSlot !== undefined ? { failedSlot: effect.failedSlot } : {}),
         });
-      }
     }
   }
 
-  private spawn(slot: number): void {
+  private guarded(what: string, action: () => void): void {
     try {
-      const pid = this.options.launcher.spawn(slot, (exitedPid, code, signal) =>
+      action();
+    } catch (error) {
+      this.options.logger.log('error', `unable to ${what}: ${describeError(error)}`);
+    }
+  }
+
+  private openGeneration(generation: number): void {
+    try {
+      this.options.launcher.prepare(generation);
+      this.options.sockets.open(generation);
+      this.queue.push({ type: 'generation-opened', generation });
+    } catch (error) {
+      this.queue.push({ type: 'generation-failed', generation, reason: describeError(error) });
+    }
+  }
+
+  private spawn(generation: number, slot: number): void {
+    try {
+      const pid = this.options.launcher.spawn(generation, slot, (exitedPid, code, signal) =>
         this.enqueue({ type: 'exit', pid: exitedPid, status: { code, signal } }),
       );
-      this.queue.push({ type: 'spawned', slot, pid });
+      this.queue.push({ type: 'spawned', generation, slot, pid });
     } catch (error) {
-      this.queue.push({ type: 'spawn-failed', slot, error: describeError(error) });
+      this.queue.push({ type: 'spawn-failed', generation, slot, error: describeError(error) });
     }
   }
 
-  private signalGroup(pgid: number, signal: string): void {
+  private signalGroup(pgid: number, signal: string | 0): boolean {
     try {
-      process.kill(-pgid, signal as NodeJS.Signals);
+      process.kill(-pgid, signal as NodeJS.Signals | 0);
+      return true;
     } catch (error) {
       // ESRCH: the group is already gone, which is what we wanted.
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
         this.options.logger.log('error', `unable to send ${signal} to process group ${pgid}: ${describeError(error)}`);
       }
+      return false;
     }
   }
 
   /**
    * A group leader is gone; its children (php-cgi's, fcgiwrap -c's) would otherwise keep holding the
-   * socket with nobody managing them. The pgid cannot be reused while any member is alive.
+   * socket with nobody managing them. One kill(-pgid, 0) tells whether anyone is left, without a scan
+   * of /proc before the respawn; the pgid cannot be reused while any member is alive.
    */
   private reapGroup(pgid: number): void {
-    const members = processGroupMembers(pgid);
-    if (members.length === 0) return;
-    this.options.logger.log('warn', `process group ${pgid} outlived its leader: SIGKILL to ${members.length} process(es)`, {
-      pids: members.join(','),
-    });
+    if (!this.signalGroup(pgid, 0)) return;
+    this.options.logger.log('warn', `process group ${pgid} outlived its leader: SIGKILL to what is left of it`);
     this.signalGroup(pgid, 'SIGKILL');
   }
 }

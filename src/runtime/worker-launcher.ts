@@ -3,42 +3,55 @@
  * runtime must know about each slot's latest process (its stderr tail).
  */
 import type { StartConfig } from '../config/start-config.js';
-import type { ListenSocket } from '../os/listen-socket.js';
+import type { PoolSockets } from '../os/pool-sockets.js';
+import { resolveProgram } from '../os/executable.js';
 import { spawnWorker } from './spawn.js';
 import { StderrTail } from './stderr-tail.js';
 import { workerCommand, type WorkerCommand } from './worker-command.js';
 import type { WorkerLauncher } from './supervisor.js';
 
 export class WorkerPool implements WorkerLauncher {
-  private readonly command: WorkerCommand;
-  private readonly tails = new Map<number, StderrTail>();
+  private command: WorkerCommand;
+  private readonly tails = new Map<string, StderrTail>();
   private readonly open = new Set<Promise<void>>();
 
   constructor(
-    private readonly config: StartConfig,
-    private readonly socket: ListenSocket,
+    private config: StartConfig,
+    private readonly sockets: PoolSockets,
   ) {
     this.command = workerCommand(config);
   }
 
-  spawn(slot: number, onExit: (pid: number, code: number | null, signal: string | null) => void): number {
+  /** A reload runs the program found now (a new deployment), checked as at start. */
+  prepare(): void {
+    const resolved = resolveProgram(this.config.program, this.config.cwd, this.config.env.PATH);
+    if (!resolved.found) {
+      throw new Error(`worker program '${this.config.program}' ${resolved.reason === 'not-found' ? 'not found' : 'not executable'} (tried ${resolved.tried.join(', ')})`);
+    }
+    this.config = { ...this.config, programPath: resolved.path };
+    this.command = workerCommand(this.config);
+  }
+
+  spawn(generation: number, slot: number, onExit: (pid: number, code: number | null, signal: string | null) => void): number {
+    const socket = this.sockets.get(generation);
+    if (!socket) throw new Error(`generation ${generation} has no socket`);
     const worker = spawnWorker({
       command: this.command,
       env: this.config.env,
       cwd: this.config.cwd,
-      socketFd: this.socket.fd,
+      socketFd: socket.fd,
       socketAt: this.config.fd,
       onExit: (pid, status) => onExit(pid, status.code, status.signal),
     });
     const tail = new StderrTail(worker.stderr, (chunk) => process.stderr.write(chunk));
-    this.tails.set(slot, tail);
+    this.tails.set(`${generation}:${slot}`, tail);
     this.open.add(tail.ended);
     void tail.ended.then(() => this.open.delete(tail.ended));
     return worker.pid;
   }
 
-  lastStderrLine(slot: number): string | undefined {
-    const line = this.tails.get(slot)?.lastLine;
+  lastStderrLine(generation: number, slot: number): string | undefined {
+    const line = this.tails.get(`${generation}:${slot}`)?.lastLine;
     return line ? line : undefined;
   }
 

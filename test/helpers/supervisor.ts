@@ -34,7 +34,7 @@ export class RunningSupervisor {
       partial = parts.pop() ?? '';
       for (const line of parts) {
         this.lines.push(line);
-        const spawned = /worker (\d+) \(slot \d+\) spawned/.exec(line);
+        const spawned = /worker (\d+) \(slot \d+, generation \d+\) spawned/.exec(line);
         if (spawned) this.seenPids.add(Number(spawned[1]));
       }
     });

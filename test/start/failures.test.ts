@@ -9,6 +9,7 @@ import { cpuTicks, freePort, isAlive } from '../helpers/processes.js';
 import { findTool, needs } from '../helpers/tools.js';
 import { pidInBody, probe } from '../helpers/fastcgi.js';
 import { waitFor } from '../helpers/wait.js';
+import { readStat } from '../../src/os/proc.js';
 
 const ALLOW_ROOT = process.geteuid?.() === 0 ? ['--allow-root'] : [];
 
@@ -55,7 +56,9 @@ test('a crash loop while running backs off, stays cheap, and recovers', async (t
 async function requestLoop(address: string, path: string, until: () => boolean): Promise<{ ok: number; failed: string[] }> {
   let ok = 0;
   const failed: string[] = [];
-  while (!until()) {
+  // Bounded, so that a test that goes wrong cannot spin for ever.
+  const deadline = Date.now() + 30_000;
+  while (!until() && Date.now() < deadline) {
     const answer = await probe(address, path);
     if (answer.code === 0) ok += 1;
     else failed.push(answer.err.trim());
@@ -70,21 +73,24 @@ test('kill -9 of a worker under a request loop: the replacement serves, only a r
   await pool.waitReady();
   const address = `127.0.0.1:${port}`;
   const script = join(FIXTURES, 'cgi', 'hello.sh');
+  const [victim] = pool.workerPids;
+  assert.ok(victim !== undefined, pool.log());
   let done = false;
   const loops = Promise.all(Array.from({ length: 3 }, () => requestLoop(address, script, () => done)));
-  const [victim] = pool.workerPids;
-  assert.ok(victim !== undefined);
-  await waitFor('some requests served', async () => (await probe(address, script)).code === 0);
-  process.kill(victim, 'SIGKILL');
-  await waitFor('the replacement ready', () => pool.lines.filter((l) => /starting→ready/.test(l)).length >= 3);
-  const replacement = pool.workerPids.at(-1) as number;
-  await waitFor('the replacement answering', async () => {
-    // fcgiwrap forks the CGI script: the script's parent is the worker that answered.
-    const answer = await probe(address, script);
-    const pid = pidInBody(answer.out);
-    return pid !== undefined && (await import('../../src/os/proc.js')).readStat(pid)?.ppid === replacement;
-  }, { timeoutMs: 10_000, intervalMs: 1 });
-  done = true;
+  try {
+    await waitFor('some requests served', async () => (await probe(address, script)).code === 0);
+    process.kill(victim, 'SIGKILL');
+    await waitFor('the replacement ready', () => pool.lines.filter((l) => /starting→ready/.test(l)).length >= 3);
+    const replacement = pool.workerPids.at(-1) as number;
+    await waitFor('the replacement answering', async () => {
+      // fcgiwrap forks the CGI script: the script's parent is the worker that answered.
+      const answer = await probe(address, script);
+      const pid = pidInBody(answer.out);
+      return pid !== undefined && readStat(pid)?.ppid === replacement;
+    }, { timeoutMs: 10_000, intervalMs: 1 });
+  } finally {
+    done = true;
+  }
   const results = await loops;
   const failed = results.flatMap((r) => r.failed);
   const ok = results.reduce((sum, r) => sum + r.ok, 0);

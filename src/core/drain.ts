@@ -1,0 +1,39 @@
+/**
+ * Retiring a draining generation without dropping a request (DESIGN.md "Reload without drops"):
+ * never signal a worker that is busy, nor one that can still be handed a connection. Once no new
+ * connection can reach the socket (steered away, or the Unix path removed) and its queue is empty,
+ * an idle worker is retired at once; a pool that cannot be steered away (graceful stop of TCP) waits
+ * until every worker is idle, then shuts the listener down and retires them all together.
+ */
+import type { DrainObservation } from './events.js';
+import type { Effect } from './effects.js';
+import { replaceSlot, type Generation } from './generation.js';
+import { stop, type ConvergeContext } from './converge.js';
+import { hasProcess } from './slot.js';
+
+function queueEmpty(generation: Generation, observed: DrainObservation): boolean {
+  if (observed.queue !== null) return observed.queue === 0;
+  // Unix: no queue length without sock_diag. A worker blocked in accept() would have taken any
+  // queued connection, so one idle worker proves it empty; event-loop workers accept as soon as
+  // they can, so once quiet the queue is taken as empty.
+  if (observed.idle.length > 0) return true;
+  return !generation.slots.some((slot) => slot.state === 'ready' && slot.how === 'accept');
+}
+
+export function applyDrainStatus(generation: Generation, observed: DrainObservation, context: ConvergeContext): Generation {
+  if (generation.phase !== 'draining' || context.now < generation.quietAt) return generation;
+  if (!queueEmpty(generation, observed)) return generation;
+  const waiting = generation.slots.filter((slot) => (slot.state === 'starting' || slot.state === 'ready'));
+  const idle = waiting.filter((slot) => !observed.busy.includes(slot.pid));
+  const allIdle = idle.length === waiting.length;
+  if (!generation.steered && !allIdle) return generation;
+  if (idle.length === 0) return generation;
+  let next = generation;
+  if (allIdle && !generation.shutDown && generation.slots.some(hasProcess)) {
+    // Wakes every accept() with EINVAL: fcgiwrap and php-cgi exit by themselves within milliseconds.
+    context.effects.push({ type: 'shutdown-socket', generation: generation.id } satisfies Effect);
+    next = { ...next, shutDown: true };
+  }
+  for (const slot of idle) next = replaceSlot(next, stop(next, slot, context));
+  return next;
+}

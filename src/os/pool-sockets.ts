@@ -1,0 +1,121 @@
+/**
+ * The listening sockets of one pool, one per generation, on the same address (DESIGN.md "Reload
+ * without drops"). TCP: each new socket joins the first one's SO_REUSEPORT group, and a classic BPF
+ * program `ret #index` decides which member gets new connections; indices follow join order and
+ * change when a member leaves (the last one moves into the hole), so the program is recomputed after
+ * every join and leave. Unix: a new socket is bound at a temporary path beside the public one and
+ * renamed over it when it should get new connections.
+ */
+import { basename, dirname, join } from 'node:path';
+import { ListenSocket, type UnixOptions } from './listen-socket.js';
+import { steerReusePortGroup } from './libc.js';
+import { UNIX_PATH_MAX } from './sockaddr.js';
+
+export class PoolSockets {
+  private readonly sockets = new Map<number, ListenSocket>();
+  /** TCP reuseport group members in kernel index order. */
+  private readonly members: ListenSocket[] = [];
+  private target: ListenSocket | undefined;
+  private blocking = true;
+
+  constructor(
+    first: ListenSocket,
+    private readonly backlog: number,
+    private readonly unixOptions: Omit<UnixOptions, 'backlog' | 'temporaryPath'>,
+    firstGeneration = 1,
+  ) {
+    this.sockets.set(firstGeneration, first);
+    if (first.address.kind === 'tcp') this.members.push(first);
+    this.target = first;
+  }
+
+  get(generation: number): ListenSocket | undefined {
+    return this.sockets.get(generation);
+  }
+
+  all(): ListenSocket[] {
+    return [...this.sockets.values()];
+  }
+
+  /** A new generation's socket; new connections keep going where they went until steerTo(). */
+  open(generation: number): ListenSocket {
+    const first = this.sockets.values().next().value as ListenSocket | undefined;
+    if (!first) throw new Error('no socket to join');
+    const address = first.address;
+    let socket: ListenSocket;
+    if (address.kind === 'tcp') {
+      socket = ListenSocket.openTcp(address, { backlog: this.backlog, joinGroup: true, beforeListen: () => this.applySteering() });
+      this.members.push(socket);
+      this.applySteering();
+    } else {
+      socket = ListenSocket.openUnix(address, { ...this.unixOptions, backlog: this.backlog, temporaryPath: temporaryPath(address.path, generation) });
+    }
+    socket.setBlocking(this.blocking);
+    this.sockets.set(generation, socket);
+    return socket;
+  }
+
+  /** New connections go to this generation's socket from now on. */
+  steerTo(generation: number): void {
+    const socket = this.sockets.get(generation);
+    if (!socket) return;
+    this.target = socket;
+    if (socket.address.kind === 'unix') socket.renameOverPublicPath();
+    else this.applySteering();
+  }
+
+  /** TCP only, on an empty queue: wakes accept() with EINVAL and leaves the group. */
+  shutdown(generation: number): void {
+    const socket = this.sockets.get(generation);
+    if (!socket || socket.address.kind !== 'tcp') return;
+    socket.shutdownListener();
+    this.leave(socket);
+  }
+
+  close(generation: number): void {
+    const socket = this.sockets.get(generation);
+    if (!socket) return;
+    this.sockets.delete(generation);
+    this.leave(socket);
+    socket.close();
+    if (this.target === socket) this.target = this.members[0] ?? [...this.sockets.values()][0];
+    this.applySteering();
+  }
+
+  closeAll(): void {
+    for (const generation of [...this.sockets.keys()]) this.close(generation);
+  }
+
+  /** Graceful stop of a Unix pool: new connect()s fail from now on; queued ones stay. */
+  unlinkPublicPath(): void {
+    for (const socket of this.sockets.values()) socket.unlinkPath();
+  }
+
+  setBlocking(blocking: boolean): void {
+    this.blocking = blocking;
+    for (const socket of this.sockets.values()) if (!socket.isClosed) socket.setBlocking(blocking);
+  }
+
+  private leave(socket: ListenSocket): void {
+    const index = this.members.indexOf(socket);
+    if (index === -1) return;
+    const last = this.members.pop() as ListenSocket;
+    if (last !== socket) this.members[index] = last;
+    this.applySteering();
+  }
+
+  private applySteering(): void {
+    const index = this.target ? this.members.indexOf(this.target) : -1;
+    const member = this.members[0];
+    if (index === -1 || !member) return;
+    steerReusePortGroup(member.fd, index, member.name);
+  }
+}
+
+export function temporaryPath(publicPath: string, generation: number): string {
+  const path = join(dirname(publicPath), `.${basename(publicPath)}.${process.pid}.${generation}`);
+  if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
+    throw new Error(`cannot bind a new generation beside ${publicPath}: ${path} is longer than ${UNIX_PATH_MAX} bytes`);
+  }
+  return path;
+}

@@ -1,0 +1,18 @@
+/** What /proc and TCP_INFO show of a draining generation: its queue, its busy and its idle workers. */
+import type { DrainObservation } from '../core/events.js';
+import type { Generation } from '../core/generation.js';
+import { hasProcess } from '../core/slot.js';
+import type { ListenSocket } from '../os/listen-socket.js';
+import { groupListeningState } from '../os/proc.js';
+
+export function observeDrain(generation: Generation, socket: ListenSocket): DrainObservation {
+  const busy: number[] = [];
+  const idle: number[] = [];
+  for (const slot of generation.slots.filter(hasProcess)) {
+    if (slot.state === 'stopping') continue;
+    const how = groupListeningState(slot.pid, socket.identity, { preferServing: true });
+    if (how === 'serving') busy.push(slot.pid);
+    else if (how === 'accept') idle.push(slot.pid);
+  }
+  return { queue: socket.queueLength() ?? null, busy, idle };
+}
