@@ -1,0 +1,113 @@
+/**
+ * The hardest promise: nginx → pool, wrk load on a fast (0 ms) and a slow (50 ms) URL, five reloads
+ * (SIGHUP) while it runs: zero non-2xx responses and zero socket errors, for workers that do not
+ * cooperate (fcgiwrap, php-cgi with and without children) and for a Node HTTP app.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { FIXTURES, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';
+import { freePort } from '../helpers/processes.js';
+import { findTool, needs } from '../helpers/tools.js';
+import { startNginx, type Upstream } from '../helpers/nginx.js';
+import { runWrk, type WrkResult } from '../helpers/wrk.js';
+
+const LOAD_SECONDS = 8;
+const RELOADS = 5;
+
+interface Scenario {
+  readonly name: string;
+  readonly tools: string[];
+  readonly command: (port: number) => string[];
+  readonly upstream: (port: number) => Upstream;
+  readonly fast: string;
+  readonly slow: string;
+}
+
+const CGI = join(FIXTURES, 'cgi', 'hello.sh');
+const PHP = join(FIXTURES, 'php', 'hello.php');
+const fastcgiUpstream = (script: string) => (port: number): Upstream => ({ fastcgi: { address: `127.0.0.1:${port}`, scripts: { '/': script } } });
+
+const scenarios: Scenario[] = [
+  {
+    name: 'fcgiwrap ×2',
+    tools: ['fcgiwrap', 'nginx', 'wrk'],
+    command: (port) => ['-p', String(port), '-F', '2', '--', findTool('fcgiwrap') as string],
+    upstream: fastcgiUpstream(CGI),
+    fast: '/',
+    slow: '/?sleep=0.05',
+  },
+  {
+    name: 'php-cgi ×2 (no children)',
+    tools: ['php-cgi', 'nginx', 'wrk'],
+    command: (port) => ['-p', String(port), '-F', '2', '--', findTool('php-cgi') as string],
+    upstream: fastcgiUpstream(PHP),
+    fast: '/',
+    slow: '/?sleep=50',
+  },
+  {
+    name: 'php-cgi ×1 with PHP_FCGI_CHILDREN=2',
+    tools: ['php-cgi', 'nginx', 'wrk'],
+    command: (port) => ['-p', String(port), '-F', '1', '-C', '2', '--', findTool('php-cgi') as string],
+    upstream: fastcgiUpstream(PHP),
+    fast: '/',
+    slow: '/?sleep=50',
+  },
+  {
+    name: 'Node HTTP app ×2',
+    tools: ['nginx', 'wrk'],
+    command: (port) => ['-p', String(port), '-F', '2', '--', process.execPath, join(FIXTURES, 'http-app.mjs')],
+    upstream: (port) => ({ http: { address: `127.0.0.1:${port}` } }),
+    fast: '/',
+    slow: '/?sleep=50',
+  },
+];
+
+async function reloadRepeatedly(pool: RunningSupervisor, times: number, spacingMs: number): Promise<void> {
+  for (let i = 1; i <= times; i += 1) {
+    await delay(spacingMs); // pacing the reloads over the load, not synchronisation
+    process.kill(pool.pid, 'SIGHUP');
+    await pool.waitForLine(/info: reload finished: generation \d+ serving/, 15_000, lineCountOf(pool, /reload finished/, i - 1));
+  }
+}
+
+/** The index just past the n-th line matching pattern, so that waitForLine finds the next one. */
+function lineCountOf(pool: RunningSupervisor, pattern: RegExp, n: number): number {
+  let seen = 0;
+  for (let index = 0; index < pool.lines.length; index += 1) {
+    if (!pattern.test(pool.lines[index] as string)) continue;
+    seen += 1;
+    if (seen === n) return index + 1;
+  }
+  return 0;
+}
+
+function assertClean(name: string, result: WrkResult, pool: RunningSupervisor): void {
+  assert.ok(result.requests > 50, `${name}: only ${result.requests} requests\n${result.output}`);
+  assert.equal(result.non2xx, 0, `${name}: non-2xx responses\n${result.output}\n${pool.log()}`);
+  assert.equal(result.socketErrors, 0, `${name}: socket errors\n${result.output}\n${pool.log()}`);
+}
+
+for (const scenario of scenarios) {
+  test(`reload under load drops nothing: ${scenario.name}`, needs(...scenario.tools), async (t) => {
+    const port = await freePort();
+    const pool = startSupervisor(['--steer-grace', '0.2', ...scenario.command(port)]);
+    t.after(() => pool.cleanup());
+    await pool.waitReady();
+    const nginx = await startNginx(scenario.upstream(port));
+    t.after(() => nginx.stop());
+    const base = `http://127.0.0.1:${nginx.port}`;
+    const load = Promise.all([runWrk(`${base}${scenario.fast}`, LOAD_SECONDS), runWrk(`${base}${scenario.slow}`, LOAD_SECONDS)]);
+    await reloadRepeatedly(pool, RELOADS, 800);
+    const [fast, slow] = await load;
+    assertClean(`${scenario.name} 0 ms`, fast, pool);
+    assertClean(`${scenario.name} 50 ms`, slow, pool);
+    assert.equal(pool.lines.filter((l) => /reload finished/.test(l)).length, RELOADS);
+    assert.doesNotMatch(pool.log(), /reload failed/);
+    t.diagnostic(`${scenario.name}: ${fast.requests} fast + ${slow.requests} slow requests, max latency ${fast.maxLatencyMs} / ${slow.maxLatencyMs} ms`);
+    const exit = await pool.stop();
+    assert.equal(exit.code, 0);
+    assert.deepEqual(pool.strays(), []);
+  });
+}
