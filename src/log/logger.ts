@@ -1,6 +1,7 @@
 /**
  * The supervisor's own log. Everything outside log/ depends on this interface only, so the backend
- * (stderr now, winston with rotation later) can change without touching the supervisor.
+ * (winston into a rotating file or stderr: supervisor-log.ts, assembled by setup.ts) can change without
+ * touching the supervisor.
  */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -17,10 +18,6 @@ export interface Logger {
   close(): Promise<void>;
 }
 
-function levelRank(level: LogLevel): number {
-  return LOG_LEVELS.indexOf(level);
-}
-
 /** ` key=value key2="with space"`, or '' without fields (shared with supervisor-log.ts). */
 export function formatFields(fields: LogFields | undefined): string {
   if (!fields) return '';
@@ -30,28 +27,4 @@ export function formatFields(fields: LogFields | undefined): string {
     parts.push(`${key}=${typeof value === 'string' && /[\s"=]/.test(value) ? JSON.stringify(value) : String(value)}`);
   }
   return parts.length > 0 ? ` ${parts.join(' ')}` : '';
-}
-
-export interface StderrLoggerOptions {
-  readonly level: LogLevel;
-  /** Under systemd (JOURNAL_STREAM set) the journal stamps lines itself. */
-  readonly timestamps: boolean;
-  readonly write?: (line: string) => void;
-}
-
-/** The foreground logger: one text line per event on stderr. */
-export function createStderrLogger(options: StderrLoggerOptions): Logger {
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
-  const threshold = levelRank(options.level);
-  return {
-    log(level, message, fields) {
-      if (levelRank(level) > threshold) return;
-      const stamp = options.timestamps ? `${new Date().toISOString()} ` : '';
-      write(`${stamp}fcgi-spawn[${process.pid}]: ${level}: ${message}${formatFields(fields)}\n`);
-    },
-    reopen() {},
-    close() {
-      return Promise.resolve();
-    },
-  };
 }

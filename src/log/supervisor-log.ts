@@ -2,7 +2,7 @@
  * The supervisor's own log, through winston (the only winston import with winston-transport.ts; load this module
  * lazily, only on the paths that log: DESIGN.md "CLI start-up").
  *
- * Text: `2026-11-24T10:00:00.123Z fcgi-spawn[4200]: info: worker ready pid=4211 slot=0`, as createStderrLogger.
+ * Text: `2026-11-24T10:00:00.123Z fcgi-spawn[4200]: info: worker ready pid=4211 slot=0`.
  * Under systemd (journal: true) and logging to stderr, a line carries no timestamp nor pid (the journal records
  * both) and starts with the syslog priority, `<6>info: worker ready …`, which journald strips and uses as the
  * entry's priority (systemd.exec, SyslogLevelPrefix=, on by default). A log file always gets timestamps.
@@ -85,8 +85,13 @@ async function openSink(options: SupervisorLogOptions, reports: SinkReports): Pr
   return openRotatingFile({ path: file.path, maxSize: file.maxSize, maxFiles: file.maxFiles, ...handlers });
 }
 
+/** A Logger whose reopen() can be awaited: it resolves when the file was opened again (or failed to, as reported). */
+export interface SupervisorLogger extends Logger {
+  reopen(): Promise<void>;
+}
+
 /** Opens the log; rejects with a one-line error when the file cannot be opened (start-up: exit with a usage code). */
-export async function createSupervisorLogger(options: SupervisorLogOptions): Promise<Logger> {
+export async function createSupervisorLogger(options: SupervisorLogOptions): Promise<SupervisorLogger> {
   const report = options.onSinkError ?? ((message: string) => void process.stderr.write(`${message}\n`));
   let recovered = (recovery: SinkRecovery): void => void recovery;
   const sink = await openSink(options, { report, recovered: (recovery) => recovered(recovery) });
@@ -109,7 +114,7 @@ export async function createSupervisorLogger(options: SupervisorLogOptions): Pro
       if (closed === null) logger.log({ level, message, fields });
     },
     reopen() {
-      void sink.reopen();
+      return sink.reopen();
     },
     close() {
       closed ??= new Promise<void>((resolve) => {

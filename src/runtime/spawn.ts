@@ -7,6 +7,7 @@
 import { execa } from 'execa';
 import type { Readable } from 'node:stream';
 import type { ExitStatus } from '../core/events.js';
+import type { WorkerStdio } from '../log/setup.js';
 import type { WorkerCommand } from './worker-command.js';
 
 export interface SpawnRequest {
@@ -16,12 +17,16 @@ export interface SpawnRequest {
   readonly socketFd: number;
   /** 0: the FastCGI convention; 3: the systemd convention (LISTEN_FDS). */
   readonly socketAt: 0 | 3;
+  /** Pipes to capture, ours (inherit) or /dev/null (ignore): the log setup decides (log/setup.ts). */
+  readonly stdio: WorkerStdio;
   readonly onExit: (pid: number, status: ExitStatus) => void;
 }
 
 export interface SpawnedWorker {
   readonly pid: number;
-  readonly stderr: Readable;
+  /** Set for each stream spawned as 'pipe'. */
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
 }
 
 export class SpawnError extends Error {
@@ -32,7 +37,8 @@ export class SpawnError extends Error {
 }
 
 export function spawnWorker(request: SpawnRequest): SpawnedWorker {
-  const stdio = request.socketAt === 0 ? [request.socketFd, 'inherit', 'pipe'] : ['ignore', 'inherit', 'pipe', request.socketFd];
+  const output = [request.stdio.stdout, request.stdio.stderr];
+  const stdio = request.socketAt === 0 ? [request.socketFd, ...output] : ['ignore', ...output, request.socketFd];
   const child = execa(request.command.file, [...request.command.args], {
     // execa's types admit only literal fds 0-9; at run time any fd passes through to child_process.
     stdio: stdio as unknown as ['ignore', 'inherit', 'pipe'],
@@ -50,10 +56,8 @@ export function spawnWorker(request: SpawnRequest): SpawnedWorker {
   // The result promise carries nothing we use (buffer: false); exits come through 'exit'.
   child.catch(() => undefined);
   const pid = child.pid;
-  if (pid === undefined || !child.stderr) {
-    throw new SpawnError('ESPAWN', `could not start ${request.command.file}`);
-  }
+  if (pid === undefined) throw new SpawnError('ESPAWN', `could not start ${request.command.file}`);
   // 'exit', not 'close': 'close' waits for every holder of the pipes, grandchildren included.
   child.on('exit', (code, signal) => request.onExit(pid, { code, signal }));
-  return { pid, stderr: child.stderr };
+  return { pid, stdout: child.stdout ?? null, stderr: child.stderr ?? null };
 }

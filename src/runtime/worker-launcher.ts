@@ -1,23 +1,27 @@
 /**
- * Turns the core's "spawn slot i" into a real process with the pool's socket, and keeps what the
- * runtime must know about each slot's latest process (its stderr tail).
+ * Turns the core's "spawn slot i" into a real process with the pool's socket, hands its output to the
+ * logs (log/setup.ts), and keeps what the runtime must know about each slot's latest process (what it
+ * last wrote to stderr, for the message of a failed start-up).
  */
 import type { StartConfig } from '../config/start-config.js';
+import type { Logs, WorkerOutput } from '../log/setup.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
 import { resolveProgram } from '../os/executable.js';
 import { spawnWorker } from './spawn.js';
-import { StderrTail } from './stderr-tail.js';
 import { workerCommand, type WorkerCommand } from './worker-command.js';
 import type { WorkerLauncher } from './supervisor.js';
 
+/** What the pool needs of the logs: how to open a worker's stdio, and where its pipes go. */
+export type WorkerOutputs = Pick<Logs, 'workerStdio' | 'attachWorker'>;
+
 export class WorkerPool implements WorkerLauncher {
   private command: WorkerCommand;
-  private readonly tails = new Map<string, StderrTail>();
-  private readonly open = new Set<Promise<void>>();
+  private readonly outputs = new Map<string, WorkerOutput>();
 
   constructor(
     private config: StartConfig,
     private readonly sockets: PoolSockets,
+    private readonly logs: WorkerOutputs,
   ) {
     this.command = workerCommand(config);
   }
@@ -41,27 +45,17 @@ export class WorkerPool implements WorkerLauncher {
       cwd: this.config.cwd,
       socketFd: socket.fd,
       socketAt: this.config.fd,
+      stdio: this.logs.workerStdio,
       onExit: (pid, status) => onExit(pid, status.code, status.signal),
     });
-    const tail = new StderrTail(worker.stderr, (chunk) => process.stderr.write(chunk));
-    this.tails.set(`${generation}:${slot}`, tail);
-    this.open.add(tail.ended);
-    void tail.ended.then(() => this.open.delete(tail.ended));
+    // In this turn: a pipe still unread on the next one is resumed by execa and its lines are lost.
+    const output = this.logs.attachWorker({ stdout: worker.stdout, stderr: worker.stderr }, { workerIndex: slot, pid: worker.pid });
+    this.outputs.set(`${generation}:${slot}`, output);
     return worker.pid;
   }
 
+  /** What the slot's latest worker last wrote to stderr; call after Logs.outputEnded() to include its final line. */
   lastStderrLine(generation: number, slot: number): string | undefined {
-    const line = this.tails.get(`${generation}:${slot}`)?.lastLine;
-    return line ? line : undefined;
-  }
-
-  /** A worker's output is complete at its pipes' end, which may follow its exit: wait, but not for ever. */
-  async outputEnded(withinMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, withinMs);
-    });
-    await Promise.race([Promise.all([...this.open]), deadline]);
-    clearTimeout(timer);
+    return this.outputs.get(`${generation}:${slot}`)?.lastStderrLine();
   }
 }

@@ -1,8 +1,11 @@
 /**
  * A real `fcgi-spawn start -n` as a child of the test, with its log lines, its workers and a cleanup
- * that leaves nothing running: the supervisor, then every worker group it ever reported.
+ * that leaves nothing running: the supervisor, then every worker group it ever reported. With
+ * `--log-file`, name the file in StartOptions.logFile: its lines are read as if they came on stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { groupMembers, isAlive, killQuietly } from './processes.js';
@@ -21,22 +24,26 @@ export interface Exit {
 
 export class RunningSupervisor {
   readonly lines: string[] = [];
+  /** What came on stderr only (`lines` holds the --log-file's lines too). */
+  readonly stderrLines: string[] = [];
   readonly stdout: string[] = [];
   readonly exited: Promise<Exit>;
   private exit: Exit | undefined;
   private readonly seenPids = new Set<number>();
+  /** Where reading the --log-file got to; a new inode (the file was renamed away) starts again at 0. */
+  private logFileAt = { ino: -1, offset: 0, partial: '' };
 
-  constructor(readonly child: ChildProcess) {
+  constructor(
+    readonly child: ChildProcess,
+    private readonly logFile?: string,
+  ) {
     let partial = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => {
       const parts = (partial + text).split('\n');
       partial = parts.pop() ?? '';
-      for (const line of parts) {
-        this.lines.push(line);
-        const spawned = /worker (\d+) \(slot \d+, generation \d+\) spawned/.exec(line);
-        if (spawned) this.seenPids.add(Number(spawned[1]));
-      }
+      this.stderrLines.push(...parts);
+      this.addLines(parts);
     });
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (text: string) => this.stdout.push(text));
@@ -58,7 +65,40 @@ export class RunningSupervisor {
 
   /** Every worker pid the supervisor has reported spawning, oldest first. */
   get workerPids(): number[] {
+    this.readLogFile();
     return [...this.seenPids];
+  }
+
+  private addLines(lines: readonly string[]): void {
+    for (const line of lines) {
+      this.lines.push(line);
+      const spawned = /worker (\d+) \(slot \d+, generation \d+\) spawned/.exec(line);
+      if (spawned) this.seenPids.add(Number(spawned[1]));
+    }
+  }
+
+  /** Takes the lines added to the --log-file since the last call (lines written to a file renamed meanwhile are missed). */
+  private readLogFile(): void {
+    if (this.logFile === undefined) return;
+    let fd: number;
+    try {
+      fd = openSync(this.logFile, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const { ino, size } = fstatSync(fd);
+      if (ino !== this.logFileAt.ino) this.logFileAt = { ino, offset: 0, partial: '' };
+      if (size <= this.logFileAt.offset) return;
+      const buffer = Buffer.alloc(size - this.logFileAt.offset);
+      const read = readSync(fd, buffer, 0, buffer.length, this.logFileAt.offset);
+      this.logFileAt.offset += read;
+      const parts = (this.logFileAt.partial + buffer.toString('utf8', 0, read)).split('\n');
+      this.logFileAt.partial = parts.pop() ?? '';
+      this.addLines(parts);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** The pids of the workers that are alive now. */
@@ -67,11 +107,13 @@ export class RunningSupervisor {
   }
 
   log(): string {
+    this.readLogFile();
     return this.lines.join('\n');
   }
 
   async waitForLine(pattern: RegExp, timeoutMs = 15_000, after = 0): Promise<string> {
     return waitFor(`a log line matching ${pattern}\n--- log so far:\n${this.log()}`, () => {
+      this.readLogFile();
       const line = this.lines.slice(after).find((l) => pattern.test(l));
       if (line) return line;
       if (!this.running) throw new Error(`supervisor exited (${JSON.stringify(this.exit)}) before ${pattern}:\n${this.log()}`);
@@ -123,9 +165,22 @@ export class RunningSupervisor {
   }
 }
 
+/**
+ * Instances started by a test process keep their pidfiles and control sockets in a run directory
+ * of its own, never in /run/fcgi-spawn; removed when the test process exits.
+ */
+const TEST_RUN_DIR = mkdtempSync(join(tmpdir(), 'fcgi-spawn-run-'));
+process.once('exit', () => rmSync(TEST_RUN_DIR, { recursive: true, force: true }));
+
+export function testEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return env.FCGI_SPAWN_RUN_DIR ? env : { ...env, FCGI_SPAWN_RUN_DIR: TEST_RUN_DIR };
+}
+
 export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** The --log-file among the arguments, read for log lines and worker pids. */
+  readonly logFile?: string;
 }
 
 /** `fcgi-spawn start -n ARGS` (--allow-root added when running as root without -u). */
@@ -136,16 +191,16 @@ export function startSupervisor(args: readonly string[], options: StartOptions =
   const rest = separator === -1 ? [] : args.slice(separator);
   const child = spawn(process.execPath, [BIN, 'start', '-n', ...own, ...(needsAllowRoot ? ['--allow-root'] : []), ...rest], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: options.env ?? process.env,
+    env: testEnvironment(options.env),
     cwd: options.cwd ?? ROOT,
   });
-  return new RunningSupervisor(child);
+  return new RunningSupervisor(child, options.logFile);
 }
 
 /** Run the CLI to completion: exit code and output. */
 export function runCli(args: readonly string[], options: StartOptions & { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd ?? ROOT });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnvironment(options.env), cwd: options.cwd ?? ROOT });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { openRotatingFile } from '../../src/log/rotating-file.js';
 import { StreamSink } from '../../src/log/stream-sink.js';
@@ -158,18 +159,20 @@ test("output after the child's exit is still captured: the capture ends at the p
   const dir = tempDir('late');
   const file = path.join(dir, 'workers.log');
   const sink = await openRotatingFile({ path: file });
-  // The background subshell keeps stdout open after sh exits, and writes once it reads a line on its stdin.
-  // (sh gives a background job /dev/null as stdin, hence the copy on fd 3.)
-  const script = 'exec 3<&0; (read go <&3; echo late) & echo early';
-  const child = trackChild(spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'ignore'] }));
-  if (child.stdout === null || child.stdin === null || child.pid === undefined) throw new Error('no child');
+  // The background subshell keeps stdout open after sh exits, and writes once it reads a line on fd 3. Not stdin:
+  // sh gives a background job /dev/null as stdin, and Node destroys a child's stdin at its exit, which made the
+  // subshell read EOF and write at once (a race this test lost under load).
+  const script = '(read go <&3; echo late) & echo early';
+  const child = trackChild(spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] }));
+  const go = child.stdio[3] as Writable | null;
+  if (child.stdout === null || go === null || child.pid === undefined) throw new Error('no child');
   const capture = captureWorkerOutput({ stream: child.stdout, streamName: 'stdout', workerIndex: 0, pid: child.pid, sink, format: 'raw' });
   let ended = false;
   void capture.done.then(() => (ended = true));
   await new Promise((resolve) => child.once('exit', resolve));
   await waitFor('the early line', async () => (await sink.flush(), fs.readFileSync(file, 'utf8') === 'early\n'));
   assert.equal(ended, false, 'the pipe is still open after exit');
-  child.stdin.end('go\n');
+  go.end('go\n');
   await capture.done;
   await sink.end();
   assert.equal(fs.readFileSync(file, 'utf8'), 'early\nlate\n');
