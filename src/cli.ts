@@ -5,18 +5,20 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CliError } from './errors.js';
 import { START_OPTIONS } from './config/start-options.js';
+import { addSelectorOptions } from './commands/instance-selector.js';
 
 const START_HELP = `
 Exit codes:
-  0  stopped normally (in the foreground)
+  0  ready (as a daemon); stopped normally (in the foreground, -n)
   1  runtime failure: a worker slot failed to start --start-retries + 1 times
   2  usage or configuration error, worker program not found
   3  address in use or cannot bind (a live server on the Unix path, a non-socket file there)
   4  permission denied (bind, program not executable, user switch refused)
   5  already running
 
-Signals: TERM, INT and QUIT stop (--stop-signal to every worker group, SIGKILL after --stop-timeout);
-a second one kills at once. USR1 reopens log files.`;
+Signals: TERM and INT stop (--stop-signal to every worker group, SIGKILL after --stop-timeout; a
+second one kills at once). QUIT stops gracefully (requests in flight finish, --graceful-timeout).
+HUP reloads without dropping a request. TTIN and TTOU add or retire a worker. USR1 reopens log files.`;
 
 const PROBE_HELP = `
 Exit codes:
@@ -38,7 +40,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function startCommand(run: (code: Promise<number>) => void): Command {
+function startCommand(run: (code: Promise<number>) => void, argv: readonly string[]): Command {
   const command = oneLineErrors(new Command('start'))
     .description('bind the socket and run N workers on it, respawning them when they die')
     .argument('<command...>', 'the worker program and its arguments (after --)')
@@ -49,9 +51,12 @@ function startCommand(run: (code: Promise<number>) => void): Command {
     if (spec.repeatable) option.argParser(collect);
     command.addOption(option);
   }
+  // Internal: this process is the daemon a launching `start` waits for.
+  command.addOption(new Option('--daemonized').hideHelp());
+  const startArguments = argv.slice(argv.indexOf('start') + 1);
   return command.action(async (words: string[], options: Record<string, unknown>) => {
     const { runStart } = await import('./commands/start.js');
-    run(runStart(options, words));
+    run(runStart(options, words, startArguments));
   });
 }
 
@@ -69,6 +74,96 @@ function probeCommand(run: (code: Promise<number>) => void): Command {
     });
 }
 
+const STOP_HELP = `
+Exit codes:
+  0  stopped, or was not running
+  1  did not stop within --timeout: killed (SIGKILL to the supervisor and its worker groups)
+  2  usage error`;
+
+const STATUS_HELP = `
+Exit codes (LSB):
+  0  running
+  1  dead, but its pidfile remains
+  3  not running
+  4  unknown (the control socket did not answer, or a usage error)`;
+
+const REQUEST_HELP = `
+Exit codes:
+  0  done
+  1  failed (a failed reload keeps the old workers serving)
+  2  usage error
+  3  not running
+  4  the control socket did not answer`;
+
+const RESTART_HELP = `
+Exit codes: those of stop, then those of start.`;
+
+type SelectorOptions = { name?: string; port?: string; address?: string; socket?: string; pidfile?: string };
+
+function instanceCommand(name: string, description: string, help: string): Command {
+  return oneLineErrors(new Command(name)).description(description).addHelpText('after', help);
+}
+
+function controlCommands(run: (code: Promise<number>) => void): Command[] {
+  const stop = addSelectorOptions(instanceCommand('stop', 'stop an instance and every worker (TERM; QUIT with --graceful)', STOP_HELP))
+    .option('--timeout <secs>', 'SIGKILL after this long (default: 30, graceful: 60)')
+    .option('--graceful', 'let requests in flight finish (QUIT)')
+    .action(async (options: SelectorOptions & { timeout?: string; graceful?: boolean }) => {
+      const { runStop } = await import('./commands/stop.js');
+      run(runStop(options, options));
+    });
+  const status = addSelectorOptions(instanceCommand('status', 'show an instance, its socket and its workers', STATUS_HELP))
+    .option('--json', 'one JSON object')
+    .action(async (options: SelectorOptions & { json?: boolean }) => {
+      const { runStatus } = await import('./commands/status.js');
+      run(runStatus(options, options));
+    });
+  const reload = addSelectorOptions(instanceCommand('reload', 'start new workers, steer new connections to them, retire the old ones without a drop', REQUEST_HELP))
+    .option('--timeout <secs>', 'give up waiting after this long', '300')
+    .action(async (options: SelectorOptions & { timeout: string }) => run(request(options, { command: 'reload' }, options.timeout)));
+  const scale = addSelectorOptions(instanceCommand('scale', 'change the number of workers', REQUEST_HELP))
+    .argument('<workers>', 'the number of workers wanted (1-4096)')
+    .option('--timeout <secs>', 'give up waiting after this long', '300')
+    .action(async (workers: string, options: SelectorOptions & { timeout: string }) => {
+      const { parseInteger } = await import('./config/values.js');
+      const count = (() => {
+        try {
+          return parseInteger('workers', workers, 1, 4096);
+        } catch (error) {
+          throw new CliError((error as Error).message, 2);
+        }
+      })();
+      run(request(options, { command: 'scale', workers: count }, options.timeout));
+    });
+  const reopen = addSelectorOptions(instanceCommand('reopen-logs', 'reopen log files (after logrotate moved them)', REQUEST_HELP))
+    .action(async (options: SelectorOptions) => run(request(options, { command: 'reopen-logs' }, '10')));
+  const restart = addSelectorOptions(instanceCommand('restart', 'stop, then start again with the recorded settings', RESTART_HELP))
+    .option('--timeout <secs>', 'stop: SIGKILL after this long', '30')
+    .action(async (options: SelectorOptions & { timeout: string }) => {
+      const { runRestart } = await import('./commands/restart.js');
+      run(runRestart(options, options));
+    });
+  const list = oneLineErrors(new Command('list'))
+    .description('every instance in the run directory')
+    .option('--json', 'one JSON array')
+    .action(async (options: { json?: boolean }) => {
+      const { runList } = await import('./commands/list.js');
+      run(Promise.resolve(runList(options)));
+    });
+  return [stop, status, reload, scale, reopen, restart, list];
+}
+
+async function request(selector: SelectorOptions, message: import('./control/protocol.js').ControlRequest, timeout: string): Promise<number> {
+  const [{ runControlRequest }, { parseSeconds }] = await Promise.all([import('./commands/control-request.js'), import('./config/values.js')]);
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseSeconds('--timeout', timeout);
+  } catch (error) {
+    throw new CliError((error as Error).message, 2);
+  }
+  return runControlRequest(selector, message, timeoutMs);
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let pending: Promise<number> | undefined;
   const run = (code: Promise<number>): void => {
@@ -77,8 +172,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = oneLineErrors(new Command('fcgi-spawn'))
     .description('A FastCGI process supervisor: binds the socket, runs N workers on it, respawns them.')
     .enablePositionalOptions()
-    .addCommand(startCommand(run))
+    .addCommand(startCommand(run, argv))
     .addCommand(probeCommand(run));
+  for (const command of controlCommands(run)) program.addCommand(command);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return pending ? await pending : 0;

@@ -4,18 +4,18 @@
  */
 import { buildStartConfig, type RawStartOptions, type StartConfig } from '../config/start-config.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
-import { createStderrLogger, type Logger } from '../log/logger.js';
+import { openLogs, type Logs } from '../log/setup.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
 import { SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/proc.js';
 import { formatAddress } from '../os/sockaddr.js';
 import type { PoolPolicy } from '../core/pool.js';
-import { Supervisor } from '../runtime/supervisor.js';
-import { WorkerPool } from '../runtime/worker-launcher.js';
-import { PoolSockets } from '../os/pool-sockets.js';
-import { wireSignals } from '../runtime/signals.js';
-
-const OUTPUT_FLUSH_MS = 1000;
+import { servePool } from '../runtime/serve.js';
+import { claimInstance, PublishedInstance } from '../control/instance.js';
+import { DAEMON_FLAG, detachFromLauncher, launchDaemon, reportToLauncher } from '../control/daemonize.js';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 function bindFailure(error: unknown, address: string): CliError {
   if (error instanceof SocketPathError) {
@@ -36,7 +36,7 @@ function bindFailure(error: unknown, address: string): CliError {
   return new CliError(`unable to bind ${address}: ${describeError(error)}`, START_EXIT.cannotBind);
 }
 
-function unixOptions(config: StartConfig): { mode: number; uid?: number; gid?: number } {
+export function unixOptions(config: StartConfig): { mode: number; uid?: number; gid?: number } {
   return {
     mode: config.socketMode,
     ...(config.socketUid !== undefined ? { uid: config.socketUid } : {}),
@@ -72,50 +72,89 @@ export function poolPolicy(config: StartConfig): PoolPolicy {
   };
 }
 
-async function supervise(config: StartConfig, socket: ListenSocket, logger: Logger): Promise<number> {
-  const sockets = new PoolSockets(socket, config.backlog, unixOptions(config));
-  const workers = new WorkerPool(config, sockets);
-  const policy = poolPolicy(config);
-  const supervisor = new Supervisor({
-    policy,
-    sockets,
-    launcher: workers,
-    logger,
-    onStarted: () =>
-      logger.log('info', `ready: ${config.workers} worker${config.workers === 1 ? '' : 's'} on ${socket.name}`, {
-        pid: process.pid,
-        address: socket.name,
-      }),
-  });
-  const unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
-  logger.log('info', `listening on ${socket.name}: starting ${config.workers} × ${config.program}`, {
-    pid: process.pid,
-    backlog: config.backlog,
-    blocking: socket.blocking,
-  });
-  supervisor.start();
-  const exit = await supervisor.finished;
-  sockets.closeAll();
-  await workers.outputEnded(OUTPUT_FLUSH_MS);
-  unwire();
-  if (exit.code !== 0) {
-    const said = exit.failedSlot !== undefined ? workers.lastStderrLine(1, exit.failedSlot) : undefined;
-    const reason = `${exit.reason ?? 'no worker became ready'}${said ? `; its last stderr line: ${said}` : ''}`;
-    throw new CliError(`start failed: ${reason}`, exit.code);
-  }
-  logger.log('info', 'stopped: every worker exited, socket closed');
-  return START_EXIT.ready;
+/** Where a daemon logs when no --log-file/--worker-log is given. */
+export function logDirectory(env: NodeJS.ProcessEnv, euid: number): string {
+  if (env.FCGI_SPAWN_LOG_DIR) return env.FCGI_SPAWN_LOG_DIR;
+  if (euid === 0) return '/var/log/fcgi-spawn';
+  const state = env.XDG_STATE_HOME ?? join(env.HOME ?? homedir(), '.local', 'state');
+  return join(state, 'fcgi-spawn');
 }
 
-export async function runStart(raw: RawStartOptions, command: readonly string[]): Promise<number> {
-  const config = buildStartConfig(raw, command, { cwd: process.cwd(), env: process.env, euid: process.geteuid?.() ?? -1 });
-  const logger = createStderrLogger({ level: config.logLevel, timestamps: process.env.JOURNAL_STREAM === undefined });
-  const socket = openSocket(config);
+async function openInstanceLogs(config: StartConfig, euid: number): Promise<Logs> {
+  if (!config.daemonized) return openLogs(config, { foreground: true });
+  const dir = logDirectory(process.env, euid);
   try {
-    socket.setBlocking(config.blocking !== 'nonblocking');
-    return await supervise(config, socket, logger);
-  } finally {
-    socket.close();
-    await logger.close();
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+  } catch (error) {
+    throw new CliError(`unable to create log directory ${dir}: ${describeError(error)}; pass --log-file and --worker-log`, START_EXIT.usage);
   }
+  return openLogs(config, { foreground: false, defaultLogFile: join(dir, `${config.name}.log`), defaultWorkerLog: join(dir, `${config.name}.workers.log`) });
+}
+
+/** The foreground pool, or the daemon's: claim the name, bind, serve until stopped. */
+async function runPool(config: StartConfig, argv: readonly string[], onReady: () => void): Promise<number> {
+  const euid = process.geteuid?.() ?? -1;
+  if (config.daemonized) detachFromLauncher();
+  // Logs first: a log directory that is missing or read-only fails start-up (exit 2) before anything is bound.
+  const logs = await openInstanceLogs(config, euid);
+  try {
+    const claimed = await claimInstance({ name: config.name, env: process.env, euid, stopSignal: config.stopSignal, stopTimeoutMs: config.stopTimeoutMs, logger: logs.logger });
+    const instance = new PublishedInstance(claimed, {
+      address: formatAddress(config.address),
+      argv,
+      cwd: config.cwd,
+      env: recordedEnvironment(),
+      ...(config.extraPidfile ? { extraPidfile: config.extraPidfile } : {}),
+    });
+    const socket = openSocket(config);
+    try {
+      socket.setBlocking(config.blocking !== 'nonblocking');
+      const served = await servePool({ config, policy: poolPolicy(config), socket, unixOptions: unixOptions(config), logs, claimed, instance, onReady });
+      if (served.exit.code !== 0) {
+        const reason = `${served.exit.reason ?? 'no worker became ready'}${served.lastStderrLine ? `; its last stderr line: ${served.lastStderrLine}` : ''}`;
+        throw new CliError(`start failed: ${reason}`, served.exit.code);
+      }
+      logs.logger.log('info', 'stopped: every worker exited, socket closed');
+      return START_EXIT.ready;
+    } finally {
+      socket.close();
+    }
+  } catch (error) {
+    // The terminal gets the error from cli.ts; a log file gets it too, since it may be all that is read later.
+    if (logs.logFile !== undefined) logs.logger.log('error', describeError(error));
+    throw error;
+  } finally {
+    await logs.close();
+  }
+}
+
+/** The launching environment, as `restart` must give it again (our own activation variables aside). */
+function recordedEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== 'NOTIFY_SOCKET' && !key.startsWith('LISTEN_')) env[key] = value;
+  return env;
+}
+
+/** `start`'s own arguments as typed, for the record (without the internal daemon flag). */
+function recordedArguments(argv: readonly string[]): string[] {
+  return argv.filter((arg) => arg !== DAEMON_FLAG);
+}
+
+export async function runStart(raw: RawStartOptions, command: readonly string[], argv: readonly string[] = []): Promise<number> {
+  const config = buildStartConfig(raw, command, { cwd: process.cwd(), env: process.env, euid: process.geteuid?.() ?? -1 });
+  if (config.daemonized) {
+    try {
+      return await runPool(config, recordedArguments(argv), () => reportToLauncher({ ok: true, pid: process.pid, name: config.name, address: formatAddress(config.address) }));
+    } catch (error) {
+      const code = error instanceof CliError ? error.exitCode : START_EXIT.runtimeFailure;
+      reportToLauncher({ ok: false, code, message: describeError(error) });
+      throw error;
+    }
+  }
+  if (!config.daemon) return runPool(config, recordedArguments(argv), () => undefined);
+  // Checked above in this process, so a usage error never starts a daemon; the daemon checks again.
+  const handshake = await launchDaemon(process.argv[1] as string, recordedArguments(argv));
+  if (!handshake.ok) throw new CliError(handshake.message, handshake.code);
+  process.stdout.write(`fcgi-spawn: ${handshake.name} ready (pid ${handshake.pid}) on ${handshake.address}\n`);
+  return START_EXIT.ready;
 }

@@ -6,7 +6,7 @@ import { CliError, START_EXIT } from '../errors.js';
 import { lookupGroup, lookupUser, type PasswdEntry } from '../os/libc.js';
 import { resolveProgram } from '../os/executable.js';
 import { tcpFamily, UNIX_PATH_MAX, type ListenAddress } from '../os/sockaddr.js';
-import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+import { buildLogSettings, type LogSettings, type RawLogOptions } from './log-config.js';
 import type { BlockingMode } from '../core/pool.js';
 import {
   InvalidValueError,
@@ -19,10 +19,11 @@ import {
   parseSignal,
 } from './values.js';
 import { resolve } from 'node:path';
+import { defaultName, validateName } from '../control/run-dir.js';
 import { statSync } from 'node:fs';
 
 /** commander's view of `start`'s options: strings as typed, or undefined. */
-export interface RawStartOptions {
+export interface RawStartOptions extends RawLogOptions {
   readonly address?: string;
   readonly port?: string;
   readonly socket?: string;
@@ -48,7 +49,9 @@ export interface RawStartOptions {
   readonly gracefulTimeout?: string;
   readonly steerGrace?: string;
   readonly daemon?: boolean;
-  readonly logLevel?: string;
+  readonly daemonized?: boolean;
+  readonly name?: string;
+  readonly pidfile?: string;
 }
 
 export interface WorkerIdentity {
@@ -58,7 +61,8 @@ export interface WorkerIdentity {
   readonly userName?: string;
 }
 
-export interface StartConfig {
+/** The log settings (log-config.ts) are part of it: logLevel, logFile, workerLog, … */
+export interface StartConfig extends LogSettings {
   readonly address: ListenAddress;
   readonly backlog: number;
   readonly socketMode: number;
@@ -82,7 +86,10 @@ export interface StartConfig {
   readonly gracefulTimeoutMs: number;
   readonly steerGraceMs: number;
   readonly daemon: boolean;
-  readonly logLevel: LogLevel;
+  /** This process is the daemon started by `start` (internal). */
+  readonly daemonized: boolean;
+  readonly name: string;
+  readonly extraPidfile?: string;
 }
 
 export interface StartContext {
@@ -230,6 +237,9 @@ export function buildStartConfig(raw: RawStartOptions, command: readonly string[
     gracefulTimeoutMs: checked(() => parseSeconds('--graceful-timeout', raw.gracefulTimeout ?? '30')),
     steerGraceMs: checked(() => parseSeconds('--steer-grace', raw.steerGrace ?? '1', 60)),
     daemon: raw.daemon ?? true,
-    logLevel: checked(() => parseChoice('--log-level', raw.logLevel ?? 'info', LOG_LEVELS)),
+    daemonized: raw.daemonized === true,
+    name: raw.name !== undefined ? checked(() => validateName(raw.name as string)) : defaultName(address),
+    ...(raw.pidfile !== undefined ? { extraPidfile: resolve(context.cwd, raw.pidfile) } : {}),
+    ...checked(() => buildLogSettings(raw, context.cwd)),
   };
 }

@@ -36,14 +36,27 @@ export const START_OPTIONS: readonly OptionSpec[] = [
   { flags: '--graceful-timeout <secs>', description: 'reload and graceful stop: how long busy workers may finish before they are stopped', defaultText: '30' },
   { flags: '--steer-grace <secs>', description: 'reload: after steering new connections away, how long handshakes under way may still reach the old socket', defaultText: '1' },
   { flags: '-n, --no-daemon', description: 'stay in the foreground', spawnFcgi: true },
+  { flags: '--name <name>', description: 'instance name: its pidfile, record and control socket in the run directory', defaultText: 'from the address' },
+  { flags: '-P, --pidfile <path>', description: 'write an extra pidfile there (the run directory always has NAME.pid)', spawnFcgi: true },
   { flags: '--log-level <level>', description: 'error, warn, info or debug', defaultText: 'info' },
+  { flags: '--log-file <path>', description: "the supervisor's own log file (reopened on USR1)", defaultText: 'stderr in the foreground' },
+  { flags: '--log-format <format>', description: "the supervisor log's format: text or json", defaultText: 'text' },
+  { flags: '--worker-log <path|inherit|none>', description: "workers' stdout and stderr: a file (each line marked with time, worker, pid, stream), inherit (ours), or none (/dev/null)", defaultText: 'inherit in the foreground' },
+  { flags: '--worker-log-format <format>', description: 'lines of a --worker-log file: text, json or raw (as written)', defaultText: 'text' },
+  { flags: '--log-max-size <size>', description: 'rotate a log file by renaming before it would pass this size (K, M, G: powers of 1024)', defaultText: 'no size rotation' },
+  { flags: '--log-max-files <n>', description: 'rotated files kept per log file: PATH.1 (newest) … PATH.N', defaultText: '5' },
 ];
+
+/** A `|` ends a table cell even inside backticks unless escaped (GitHub Flavored Markdown, tables). */
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|');
+}
 
 /** The README's options table. */
 export function optionsMarkdownTable(): string {
   const rows = START_OPTIONS.map((option) => {
     const repeat = option.repeatable ? ' (repeatable)' : '';
-    return `| \`${option.flags}\` | ${option.description}${repeat} | ${option.defaultText ?? ''} | ${option.spawnFcgi ? 'yes' : ''} |`;
+    return `| \`${cell(option.flags)}\` | ${cell(option.description)}${repeat} | ${cell(option.defaultText ?? '')} | ${option.spawnFcgi ? 'yes' : ''} |`;
   });
   return ['| option | meaning | default | as in spawn-fcgi |', '|---|---|---|---|', ...rows].join('\n');
 }

@@ -6,10 +6,10 @@
 import koffi from 'koffi';
 import { constants as osConstants } from 'node:os';
 
+import { AF_INET, AF_INET6, AF_UNIX } from './address-families.js';
+
+export { AF_INET, AF_INET6, AF_UNIX };
 // Linux values (the same on x86_64, arm64 and the other generic-ABI architectures).
-export const AF_UNIX = 1;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
 export const SOCK_STREAM = 1;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
@@ -195,4 +195,21 @@ const TCPI_SACKED_OFFSET = 28;
 export function tcpListenQueue(fd: number): { readonly length: number; readonly limit: number } {
   const info = getBufferOption(fd, IPPROTO_TCP, TCP_INFO, TCP_INFO_SIZE);
   return { length: info.readUInt32LE(TCPI_UNACKED_OFFSET), limit: info.readUInt32LE(TCPI_SACKED_OFFSET) };
+}
+
+const SOCK_DGRAM = 2;
+const sendto = lib.func('intptr_t sendto(int fd, const void *buf, uintptr_t len, int flags, const void *addr, uint32_t addrlen)');
+
+/** One datagram to an AF_UNIX path ('@name' is the abstract namespace), for systemd's NOTIFY_SOCKET. */
+export function sendUnixDatagram(path: string, message: Buffer): void {
+  const name = Buffer.from(path.startsWith('@') ? `\0${path.slice(1)}` : path);
+  const address = Buffer.alloc(2 + name.length + (path.startsWith('@') ? 0 : 1));
+  address.writeUInt16LE(AF_UNIX, 0);
+  name.copy(address, 2);
+  const fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, path);
+  try {
+    check(Number(sendto(fd, message, message.length, 0, address, address.length)), 'sendto', path);
+  } finally {
+    close(fd);
+  }
 }

@@ -2,7 +2,7 @@
  * Listen addresses as users type them, and as the kernel wants them (struct sockaddr_*).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { AF_INET, AF_INET6, AF_UNIX } from './libc.js';
+import { AF_INET, AF_INET6, AF_UNIX } from './address-families.js';
 
 export interface TcpAddress {
   readonly kind: 'tcp';

@@ -28,6 +28,8 @@ export interface SupervisorOptions {
   readonly onStarted: (state: PoolState) => void;
   /** A reload or scale request finished; requestIds name the control requests it answers. */
   readonly onRequestDone?: (requestIds: readonly number[], ok: boolean, message: string) => void;
+  /** After every dispatch: the state and what it did (records, systemd notifications follow it). */
+  readonly onDispatched?: (state: PoolState, effects: readonly Effect[]) => void;
   readonly now?: () => number;
 }
 
@@ -71,16 +73,19 @@ export class Supervisor {
 
   private dispatch(): void {
     this.dispatching = true;
+    const done: Effect[] = [];
     try {
       for (let event = this.queue.shift(); event; event = this.queue.shift()) {
         const { state, effects } = reconcile(this.state, event, this.now());
         this.state = state;
         for (const effect of effects) this.execute(effect);
+        done.push(...effects);
       }
     } finally {
       this.dispatching = false;
     }
     this.arm();
+    this.options.onDispatched?.(this.state, done);
   }
 
   private arm(): void {

@@ -123,7 +123,10 @@ test('a second pool on the same port is refused although the first set SO_REUSEP
   const pool = startSupervisor(['-p', String(port), '--', process.execPath, RESPONDER]);
   t.after(() => pool.cleanup());
   await pool.waitReady();
-  const second = await runCli(['start', '-n', '-p', String(port), ...ALLOW_ROOT, '--', process.execPath, RESPONDER]);
+  const sameName = await runCli(['start', '-n', '-p', String(port), ...ALLOW_ROOT, '--', process.execPath, RESPONDER]);
+  assert.equal(sameName.code, 5, sameName.stderr);
+  assert.match(sameName.stderr, new RegExp(`127\\.0\\.0\\.1-${port} is already running \\(pid ${pool.pid}\\)`));
+  const second = await runCli(['start', '-n', '--name', 'other', '-p', String(port), ...ALLOW_ROOT, '--', process.execPath, RESPONDER]);
   assert.equal(second.code, 3, second.stderr);
   assert.match(second.stderr, /EADDRINUSE/);
   assert.equal((await probe(`127.0.0.1:${port}`)).code, 0, 'the first pool stopped serving');

@@ -1,0 +1,57 @@
+/**
+ * `fcgi-spawn stop`: TERM (or QUIT with --graceful) to a verified instance, then wait until it and
+ * every worker it recorded are gone, SIGKILL after --timeout. Not running is success: init scripts
+ * stay idempotent.
+ */
+import { CliError } from '../errors.js';
+import type { InstanceSelector } from '../control/locate.js';
+import { identityOf, isSameProcess } from '../control/record.js';
+import { removeQuietly } from '../control/files.js';
+import { killAll, terminate, waitGone } from '../control/terminate.js';
+import { parseSeconds } from '../config/values.js';
+import { locate } from './instance-selector.js';
+
+export const STOP_EXIT = { stopped: 0, forced: 1, usage: 2 } as const;
+
+export interface StopOptions {
+  readonly timeout?: string;
+  readonly graceful?: boolean;
+}
+
+export async function runStop(selector: InstanceSelector, options: StopOptions): Promise<number> {
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseSeconds('--timeout', options.timeout ?? (options.graceful ? '60' : '30'));
+  } catch (error) {
+    throw new CliError((error as Error).message, STOP_EXIT.usage);
+  }
+  const instance = locate(selector, STOP_EXIT.usage);
+  const workers = instance.record?.workers ?? [];
+  if (instance.status.state !== 'running') {
+    const orphans = workers.filter(isSameProcess);
+    if (orphans.length > 0) await terminate(orphans, { signal: 'SIGTERM', timeoutMs, groups: true });
+    if (instance.status.state === 'dead') {
+      for (const path of [instance.paths.pidfile, instance.paths.record, instance.paths.control]) removeQuietly(path);
+    }
+    return notRunning(instance.name, orphans.length);
+  }
+  const { pid } = instance.status;
+  const supervisor = instance.record?.supervisor ?? identityOf(pid);
+  if (!supervisor) return notRunning(instance.name, 0);
+  process.kill(pid, options.graceful ? 'SIGQUIT' : 'SIGTERM');
+  if (!(await waitGone([supervisor, ...workers], timeoutMs))) {
+    // Not finished in time: the supervisor, then every worker group it recorded, get SIGKILL.
+    await killAll([supervisor], false);
+    await killAll(workers, true);
+    process.stderr.write(`fcgi-spawn: ${instance.name} (pid ${pid}) did not stop within ${timeoutMs} ms: killed\n`);
+    return STOP_EXIT.forced;
+  }
+  process.stdout.write(`fcgi-spawn: stopped ${instance.name} (pid ${pid})\n`);
+  return STOP_EXIT.stopped;
+}
+
+function notRunning(name: string, orphans: number): number {
+  const extra = orphans > 0 ? ` (stopped ${orphans} orphaned worker(s))` : '';
+  process.stdout.write(`fcgi-spawn: ${name} is not running${extra}\n`);
+  return STOP_EXIT.stopped;
+}

@@ -1,0 +1,111 @@
+/**
+ * The daemon's side of the run directory: claim the name (refuse a running instance, stop the
+ * orphans of a dead one before binding), publish pidfiles and the record once ready, keep the
+ * record's worker list current, and remove everything on exit.
+ */
+import { resolve } from 'node:path';
+import { CliError, START_EXIT } from '../errors.js';
+import { ensureRunDirectory, instancePaths, runDirectory, RunDirectoryError, type InstancePaths } from './run-dir.js';
+import { readPidFile, removeQuietly, writeAtomically } from './files.js';
+import { identityOf, isSameProcess, readRecord, writeRecord, type InstanceRecord, type ProcessIdentity } from './record.js';
+import { terminate } from './terminate.js';
+import type { Logger } from '../log/logger.js';
+
+export interface ClaimOptions {
+  readonly name: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly euid: number;
+  readonly stopSignal: NodeJS.Signals;
+  readonly stopTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export interface Claimed {
+  readonly name: string;
+  readonly paths: InstancePaths;
+}
+
+export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
+  const dir = runDirectory(options);
+  try {
+    ensureRunDirectory(dir, options.euid);
+  } catch (error) {
+    if (error instanceof RunDirectoryError) throw new CliError(error.message, START_EXIT.permissionDenied);
+    throw error;
+  }
+  const paths = instancePaths(dir, options.name);
+  const record = readRecord(paths.record);
+  if (record && isSameProcess(record.supervisor)) {
+    throw new CliError(`${options.name} is already running (pid ${record.supervisor.pid}); see 'fcgi-spawn status --name ${options.name}'`, START_EXIT.alreadyRunning);
+  }
+  if (record) await stopOrphans(record, options);
+  return { name: options.name, paths };
+}
+
+/** Workers of a supervisor that died by SIGKILL still hold the port: stop them (by identity) first. */
+async function stopOrphans(record: InstanceRecord, options: ClaimOptions): Promise<void> {
+  const orphans = record.workers.filter(isSameProcess);
+  if (orphans.length === 0) return;
+  options.logger.log('warn', `${record.name}: the previous supervisor (pid ${record.supervisor.pid}) is gone but ${orphans.length} of its workers run: stopping them`, {
+    pids: orphans.map((o) => o.pid).join(','),
+  });
+  await terminate(orphans, { signal: options.stopSignal, timeoutMs: options.stopTimeoutMs, groups: true });
+}
+
+export interface PublishOptions {
+  readonly address: string;
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly extraPidfile?: string;
+}
+
+export class PublishedInstance {
+  private workers: readonly ProcessIdentity[] = [];
+  private readonly base: Omit<InstanceRecord, 'workers'>;
+
+  constructor(
+    private readonly claimed: Claimed,
+    options: PublishOptions,
+  ) {
+    const supervisor = identityOf(process.pid) as ProcessIdentity;
+    this.base = {
+      name: claimed.name,
+      supervisor,
+      address: options.address,
+      startedAt: new Date().toISOString(),
+      argv: options.argv,
+      cwd: options.cwd,
+      env: options.env,
+      ...(options.extraPidfile ? { extraPidfile: resolve(options.cwd, options.extraPidfile) } : {}),
+    };
+  }
+
+  /** The record first (it names the workers), so a pidfile never points at an unrecorded instance. */
+  publish(): void {
+    this.writeRecord();
+    writeAtomically(this.claimed.paths.pidfile, `${process.pid}\n`);
+    if (this.base.extraPidfile) writeAtomically(this.base.extraPidfile, `${process.pid}\n`);
+  }
+
+  /** Kept current from the first spawn, so that even a supervisor killed during start-up leaves its workers findable. */
+  setWorkers(pids: readonly number[]): void {
+    const identities = pids.map(identityOf).filter((identity): identity is ProcessIdentity => identity !== undefined);
+    const same = identities.length === this.workers.length && identities.every((w, i) => w.pid === this.workers[i]?.pid);
+    if (same) return;
+    this.workers = identities;
+    this.writeRecord();
+  }
+
+  remove(): void {
+    // Remove only what still names us: a new instance may already have taken the name.
+    if (readPidFile(this.claimed.paths.pidfile) === process.pid) removeQuietly(this.claimed.paths.pidfile);
+    if (this.base.extraPidfile && readPidFile(this.base.extraPidfile) === process.pid) removeQuietly(this.base.extraPidfile);
+    const record = readRecord(this.claimed.paths.record);
+    if (!record || record.supervisor.pid === process.pid) removeQuietly(this.claimed.paths.record);
+  }
+
+  private writeRecord(): void {
+    writeRecord(this.claimed.paths.record, { ...this.base, workers: this.workers });
+  }
+}

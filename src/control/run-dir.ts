@@ -1,0 +1,62 @@
+/**
+ * Where an instance keeps its state: a run directory of its user (/run/fcgi-spawn as root,
+ * $XDG_RUNTIME_DIR/fcgi-spawn, else /tmp/fcgi-spawn-UID), created 0700 and refused when it is not
+ * ours — another user who could write there could plant a pidfile and have us signal any process.
+ * FCGI_SPAWN_RUN_DIR overrides it (tests, several independent setups on one machine).
+ */
+import { lstatSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
+
+export interface RunContext {
+  readonly env: NodeJS.ProcessEnv;
+  readonly euid: number;
+}
+
+export function runDirectory(context: RunContext): string {
+  if (context.env.FCGI_SPAWN_RUN_DIR) return context.env.FCGI_SPAWN_RUN_DIR;
+  if (context.euid === 0) return '/run/fcgi-spawn';
+  if (context.env.XDG_RUNTIME_DIR) return join(context.env.XDG_RUNTIME_DIR, 'fcgi-spawn');
+  return `/tmp/fcgi-spawn-${context.euid}`;
+}
+
+export class RunDirectoryError extends Error {}
+
+/** Create it 0700 if missing; refuse a symlink, a non-directory, another owner or group/other access. */
+export function ensureRunDirectory(path: string, euid: number): void {
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new RunDirectoryError(`unable to create run directory ${path}: ${(error as Error).message}`);
+  }
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink() || !stat.isDirectory()) throw new RunDirectoryError(`run directory ${path} is not a directory (a symlink?): refusing it`);
+  if (stat.uid !== euid) throw new RunDirectoryError(`run directory ${path} belongs to uid ${stat.uid}, not ${euid}: refusing it`);
+  if ((stat.mode & 0o077) !== 0) throw new RunDirectoryError(`run directory ${path} is open to others (mode ${(stat.mode & 0o777).toString(8)}): expected 0700`);
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/;
+
+export function validateName(name: string): string {
+  if (!NAME_PATTERN.test(name)) throw new Error(`invalid --name '${name}': expected letters, digits, '.', '_', '@' or '-', at most 100`);
+  return name;
+}
+
+/** 127.0.0.1:9005 → 127.0.0.1-9005; [::1]:9005 → ::1 as __1-9005; /run/php/www.sock → run_php_www.sock */
+export function defaultName(address: ListenAddress): string {
+  if (address.kind === 'unix') return address.path.replace(/^\/+/, '').replace(/\//g, '_').slice(-100) || 'socket';
+  return `${address.host.replace(/:/g, '_')}-${address.port}`;
+}
+
+export interface InstancePaths {
+  readonly dir: string;
+  readonly pidfile: string;
+  readonly control: string;
+  readonly record: string;
+}
+
+export function instancePaths(dir: string, name: string): InstancePaths {
+  return { dir, pidfile: join(dir, `${name}.pid`), control: join(dir, `${name}.ctl`), record: join(dir, `${name}.json`) };
+}
+
+export { formatAddress };

@@ -1,0 +1,81 @@
+/**
+ * Daemons in tests: each test gets its own run and log directories (FCGI_SPAWN_RUN_DIR,
+ * FCGI_SPAWN_LOG_DIR), runs the real CLI, and its cleanup ends every process the instances it
+ * started recorded — supervisors and worker groups — by pid, then removes the directories.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './supervisor.js';
+import { groupMembers, isAlive, killQuietly } from './processes.js';
+import { waitFor } from './wait.js';
+
+export interface RecordedInstance {
+  readonly name: string;
+  readonly supervisor: { readonly pid: number; readonly startTime: number };
+  readonly workers: ReadonlyArray<{ readonly pid: number; readonly startTime: number }>;
+  readonly argv: readonly string[];
+}
+
+export class DaemonSandbox {
+  readonly dir = mkdtempSync(join(tmpdir(), 'fcgi-spawn-daemon-'));
+  readonly runDir = join(this.dir, 'run');
+  readonly logDir = join(this.dir, 'log');
+  private readonly seen = new Set<number>();
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, FCGI_SPAWN_RUN_DIR: this.runDir, FCGI_SPAWN_LOG_DIR: this.logDir };
+  }
+
+  async cli(args: readonly string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const result = await runCli(args, { env: this.env, timeoutMs });
+    this.remember();
+    return result;
+  }
+
+  records(): RecordedInstance[] {
+    let files: string[] = [];
+    try {
+      files = readdirSync(this.runDir).filter((f) => f.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    return files.map((f) => JSON.parse(readFileSync(join(this.runDir, f), 'utf8')) as RecordedInstance);
+  }
+
+  record(name: string): RecordedInstance | undefined {
+    return this.records().find((r) => r.name === name);
+  }
+
+  /** Every pid recorded so far (supervisors and workers), so that cleanup can reach them. */
+  remember(): void {
+    for (const record of this.records()) {
+      this.seen.add(record.supervisor.pid);
+      for (const worker of record.workers) this.seen.add(worker.pid);
+    }
+  }
+
+  log(name: string): string {
+    try {
+      return readFileSync(join(this.logDir, `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    this.remember();
+    const pids = [...this.seen];
+    for (const pid of pids) if (isAlive(pid)) killQuietly(pid, 'SIGTERM');
+    try {
+      await waitFor('recorded processes gone', () => pids.every((pid) => !isAlive(pid)), { timeoutMs: 15_000 });
+    } catch {
+      for (const pid of pids) {
+        killQuietly(pid, 'SIGKILL');
+        if (groupMembers(pid).length > 0) killQuietly(-pid, 'SIGKILL');
+      }
+    }
+    for (const pid of pids) if (groupMembers(pid).length > 0) killQuietly(-pid, 'SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
