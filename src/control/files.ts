@@ -1,8 +1,9 @@
 /**
  * Files that other processes read while we write them: written whole or not at all (a temporary
- * file in the same directory, then rename), so no reader ever sees half a pidfile.
+ * file in the same directory, then rename), so no reader ever sees half a pidfile. No fsync: this is
+ * runtime state (on tmpfs under /run), worthless after a reboot, and rewritten at every respawn.
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export function writeAtomically(path: string, content: string, mode = 0o644): void {
@@ -10,7 +11,6 @@ export function writeAtomically(path: string, content: string, mode = 0o644): vo
   const fd = openSync(temporary, 'w', mode);
   try {
     writeSync(fd, content);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -78,7 +78,9 @@ export class Supervisor {
       for (let event = this.queue.shift(); event; event = this.queue.shift()) {
         const { state, effects } = reconcile(this.state, event, this.now());
         this.state = state;
-        for (const effect of effects) this.execute(effect);
+        // Log lines after the acts they describe: a respawn should not wait for a log write.
+        for (const effect of effects) if (effect.type !== 'log') this.execute(effect);
+        for (const effect of effects) if (effect.type === 'log') this.execute(effect);
         done.push(...effects);
       }
     } finally {
