@@ -209,3 +209,20 @@ test('kill -9 of the daemon: the next start stops the orphans and takes the port
   assert.equal((await probe(`127.0.0.1:${port}`)).code, 0);
   assert.equal((await box.cli(['stop', '-p', String(port)])).code, 0);
 });
+
+test('reopen-logs after logrotate moved the log: new lines go to the new file', async (t) => {
+  const box = sandbox(t);
+  const port = await freePort();
+  assert.equal((await box.cli(['start', '--name', 'logs', '-p', String(port), '--steer-grace', '0.1', ...ROOT_FLAG, '--', process.execPath, RESPONDER])).code, 0);
+  const log = join(box.logDir, 'logs.log');
+  await waitFor('the daemon log', () => readFileSync(log, 'utf8').includes('ready: 1 worker'));
+  const { renameSync } = await import('node:fs');
+  renameSync(log, `${log}.1`);
+  const reopen = await box.cli(['reopen-logs', '--name', 'logs']);
+  assert.equal(reopen.code, 0, reopen.stderr);
+  await waitFor('a new log file', () => existsSync(log));
+  assert.equal((await box.cli(['reload', '--name', 'logs'])).code, 0);
+  await waitFor('the reload logged in the new file', () => readFileSync(log, 'utf8').includes('reload finished'));
+  assert.doesNotMatch(readFileSync(`${log}.1`, 'utf8'), /reload finished/);
+  assert.equal((await box.cli(['stop', '--name', 'logs'])).code, 0);
+});
