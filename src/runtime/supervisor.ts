@@ -13,6 +13,10 @@ import { groupListeningState } from '../os/proc.js';
 import { describeError } from '../errors.js';
 import { observeDrain } from './drain-probe.js';
 
+const ACTS: ReadonlySet<Effect['type']> = new Set<Effect['type']>([
+  'spawn', 'signal', 'reap-group', 'probe', 'probe-drain', 'set-blocking', 'open-generation', 'steer', 'shutdown-socket', 'close-socket', 'unlink-path',
+]);
+
 export interface WorkerLauncher {
   /** Re-read what a new generation runs (a reload); throws with the reason if it cannot. */
   prepare(generation: number): void;
@@ -78,9 +82,10 @@ export class Supervisor {
       for (let event = this.queue.shift(); event; event = this.queue.shift()) {
         const { state, effects } = reconcile(this.state, event, this.now());
         this.state = state;
-        // Log lines after the acts they describe: a respawn should not wait for a log write.
-        for (const effect of effects) if (effect.type !== 'log') this.execute(effect);
-        for (const effect of effects) if (effect.type === 'log') this.execute(effect);
+        // Acts on processes and sockets first, then what reports them (log lines, callbacks) in their
+        // own order: a respawn should not wait for a log write.
+        for (const effect of effects) if (ACTS.has(effect.type)) this.execute(effect);
+        for (const effect of effects) if (!ACTS.has(effect.type)) this.execute(effect);
         done.push(...effects);
       }
     } finally {
