@@ -8,6 +8,8 @@
 import type { Event, SupervisorSignal } from './events.js';
 import type { Effect } from './effects.js';
 import { allReady, isEmpty, newGeneration, startDraining, type Generation } from './generation.js';
+import { replaceGeneration, type PoolState } from './pool-state.js';
+import { beginReload, finishReloads, requestReload, rollback, scale } from './reload.js';
 import { convergeGeneration, type Mode } from './converge.js';
 import { applyDrainStatus } from './drain.js';
 import { exited, failedStart, seenListening, spawned } from './slot-events.js';
@@ -15,46 +17,11 @@ import { hasProcess, type SlotWithProcess } from './slot.js';
 import type { PoolPolicy } from './policy.js';
 
 export type { BlockingMode, PoolPolicy } from './policy.js';
-
-export type PoolPhase = 'idle' | 'starting' | 'running' | 'quitting' | 'stopping' | 'stopped';
-
-export interface Reload {
-  readonly newGeneration: number;
-  readonly requestIds: readonly number[];
-}
-
-export interface PoolState {
-  readonly phase: PoolPhase;
-  readonly policy: PoolPolicy;
-  /** Oldest first; the serving one is the newest that is not still starting or failing. */
-  readonly generations: readonly Generation[];
-  readonly desiredWorkers: number;
-  readonly nextGeneration: number;
-  /** The socket mode the pool wants (DESIGN.md "Blocking mode"). */
-  readonly blocking: boolean;
-  readonly reload?: Reload;
-  /** Requests that came during a reload: coalesced into one more reload, never lost. */
-  readonly pendingReload?: { readonly requestIds: readonly number[] };
-  readonly exitCode: number;
-  readonly failure?: string;
-  readonly failedSlot?: number;
-}
+export { initialPoolState, servingGeneration, type PoolPhase, type PoolState, type Reload } from './pool-state.js';
 
 export interface Reconciled {
   readonly state: PoolState;
   readonly effects: readonly Effect[];
-}
-
-export function initialPoolState(policy: PoolPolicy): PoolState {
-  return {
-    phase: 'idle',
-    policy,
-    generations: [newGeneration(1, 'starting', policy.workers)],
-    desiredWorkers: policy.workers,
-    nextGeneration: 2,
-    blocking: policy.blockingMode !== 'nonblocking',
-    exitCode: 0,
-  };
 }
 
 export function reconcile(state: PoolState, event: Event, now: number): Reconciled {
@@ -80,14 +47,6 @@ export function nextDeadline(state: PoolState): number | undefined {
     if (generation.phase === 'draining' && waiting && state.phase !== 'stopping') consider(Math.min(generation.probeAt, generation.drainDeadline));
   }
   return earliest;
-}
-
-export function servingGeneration(state: PoolState): Generation | undefined {
-  return [...state.generations].reverse().find((g) => g.phase === 'serving') ?? state.generations.find((g) => g.phase === 'starting');
-}
-
-function replaceGeneration(state: PoolState, generation: Generation): PoolState {
-  return { ...state, generations: state.generations.map((g) => (g.id === generation.id ? generation : g)) };
 }
 
 function findPid(state: PoolState, pid: number): { generation: Generation; slot: SlotWithProcess } | undefined {
@@ -212,73 +171,6 @@ function quit(state: PoolState, now: number, effects: Effect[]): PoolState {
     g.phase === 'draining' ? g : g.phase === 'opening' ? { ...g, phase: 'failing' as const } : startDraining(g, now, unix, unix ? policy.steerGraceMs : 0, policy.gracefulTimeoutMs),
   );
   return finishReloads({ ...state, phase: 'quitting', generations }, false, 'the pool is stopping', effects);
-}
-
-function requestReload(state: PoolState, requestId: number | undefined, now: number, effects: Effect[]): PoolState {
-  const ids = requestId === undefined ? [] : [requestId];
-  if (state.phase === 'quitting' || state.phase === 'stopping') {
-    effects.push({ type: 'reload-finished', requestIds: ids, ok: false, message: 'reload refused: the pool is stopping' });
-    return state;
-  }
-  if (state.phase !== 'running' || state.reload) {
-    effects.push({ type: 'log', level: 'info', message: 'reload requested during another: it will follow' });
-    return { ...state, pendingReload: { requestIds: [...(state.pendingReload?.requestIds ?? []), ...ids] } };
-  }
-  return beginReload(state, ids, now, effects);
-}
-
-function beginReload(state: PoolState, requestIds: readonly number[], _now: number, effects: Effect[]): PoolState {
-  const id = state.nextGeneration;
-  effects.push({ type: 'log', level: 'info', message: `reload: starting generation ${id} with ${state.desiredWorkers} worker(s)` });
-  effects.push({ type: 'open-generation', generation: id });
-  return {
-    ...state,
-    nextGeneration: id + 1,
-    generations: [...state.generations, newGeneration(id, 'opening', 0)],
-    reload: { newGeneration: id, requestIds },
-  };
-}
-
-function scale(state: PoolState, workers: number, requestId: number | undefined, now: number, effects: Effect[]): PoolState {
-  const ids = requestId === undefined ? [] : [requestId];
-  const serving = servingGeneration(state);
-  if (state.phase !== 'running' || !serving) {
-    effects.push({ type: 'reload-finished', requestIds: ids, ok: false, message: `scale refused: the pool is ${state.phase}` });
-    return state;
-  }
-  effects.push({ type: 'log', level: 'info', message: `scale: ${state.desiredWorkers} → ${workers} worker(s)` });
-  const scaled = { ...state, desiredWorkers: workers };
-  if (workers > serving.slots.length && !state.reload) {
-    const added = newGeneration(serving.id, serving.phase, workers - serving.slots.length).slots.map((slot, i) => ({ ...slot, index: serving.slots.length + i }));
-    effects.push({ type: 'reload-finished', requestIds: ids, ok: true, message: `scaled to ${workers} worker(s)` });
-    return replaceGeneration(scaled, { ...serving, slots: [...serving.slots, ...added] });
-  }
-  if (workers === serving.slots.length && !state.reload) {
-    effects.push({ type: 'reload-finished', requestIds: ids, ok: true, message: `already ${workers} worker(s)` });
-    return scaled;
-  }
-  // Fewer workers: signalling one that shares the socket with the others races with accept();
-  // a new generation of the right size takes over instead, without a drop.
-  return requestReload(scaled, requestId, now, effects);
-}
-
-function rollback(state: PoolState, generationId: number, why: string, effects: Effect[], opened: boolean): PoolState {
-  const generation = state.generations.find((g) => g.id === generationId);
-  if (!generation) return state;
-  effects.push({ type: 'log', level: 'error', message: `reload failed, generation ${generationId} rolled back: ${why}; the old workers keep serving` });
-  if (opened) {
-    const next = { ...state, generations: state.generations.filter((g) => g.id !== generationId) };
-    return finishReloads(next, false, `reload failed: ${why}`, effects);
-  }
-  return replaceGeneration(state, { ...generation, phase: 'failing', failure: why });
-}
-
-function finishReloads(state: PoolState, ok: boolean, message: string, effects: Effect[]): PoolState {
-  if (!state.reload && !state.pendingReload) return state;
-  const requestIds = [...(state.reload?.requestIds ?? []), ...(ok ? [] : (state.pendingReload?.requestIds ?? []))];
-  effects.push({ type: 'reload-finished', requestIds, ok, message });
-  const { reload: _done, ...rest } = state;
-  return ok ? rest : { ...rest, pendingReload: undefined };
 }
 
 function modeOf(state: PoolState, generation: Generation): Mode {
