@@ -23,6 +23,7 @@ export function writeAtomically(path: string, content: string, mode = 0o644): vo
 }
 
 export function removeQuietly(path: string): void {
+  if (path === '') return;
   try {
     unlinkSync(path);
   } catch {

@@ -66,7 +66,10 @@ export function locateInstance(selector: InstanceSelector, context: RunContext &
   let name = nameFrom(selector, context.cwd);
   const pidFromExtraFile = selector.pidfile !== undefined ? readPidFile(resolve(context.cwd, selector.pidfile)) : undefined;
   if (name === undefined && selector.pidfile !== undefined) {
-    name = findNameByPid(dir, pidFromExtraFile) ?? `pidfile:${selector.pidfile}`;
+    const pidfile = resolve(context.cwd, selector.pidfile);
+    name = findNameByPid(dir, pidFromExtraFile);
+    // A pidfile no record names: all we know is that file and its pid, checked by command line.
+    if (name === undefined) return { name: pidfile, paths: { dir, pidfile, control: '', record: '' }, status: stateOf(undefined, pidFromExtraFile) };
   }
   if (name === undefined) throw new SelectorError('which instance? pass --name NAME, -p PORT (with -a ADDRESS), -s PATH or -P PIDFILE');
   const paths = instancePaths(dir, name);
