@@ -66,9 +66,11 @@ function workerPids(state: PoolState): number[] {
 
 /** systemd hears of readiness, reloads and the stop (Type=notify). */
 function notifications(notifier: Notifier, effects: readonly Effect[], state: PoolState, stopping: { told: boolean }): void {
+  const running = state.phase === 'running';
   for (const effect of effects) {
     if (effect.type === 'open-generation') notifier.reloading();
-    if (effect.type === 'reload-finished') notifier.status(effect.message);
+    // READY=1 again only once a reload that began is over, and never after STOPPING=1.
+    if (effect.type === 'reload-finished' && running && !stopping.told && state.reload === undefined) notifier.status(effect.message);
   }
   if (!stopping.told && (state.phase === 'stopping' || state.phase === 'quitting')) {
     stopping.told = true;

@@ -63,19 +63,40 @@ export class DaemonSandbox {
     }
   }
 
-  async cleanup(): Promise<void> {
-    this.remember();
-    const pids = [...this.seen];
-    for (const pid of pids) if (isAlive(pid)) killQuietly(pid, 'SIGTERM');
-    try {
-      await waitFor('recorded processes gone', () => pids.every((pid) => !isAlive(pid)), { timeoutMs: 15_000 });
-    } catch {
-      for (const pid of pids) {
-        killQuietly(pid, 'SIGKILL');
-        if (groupMembers(pid).length > 0) killQuietly(-pid, 'SIGKILL');
+  /** Processes started under this sandbox: they carry its run directory in their environment. */
+  marked(): number[] {
+    const marker = `FCGI_SPAWN_RUN_DIR=${this.runDir}`;
+    const found: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(marker)) found.push(Number(entry));
+      } catch {
+        // Gone, or not ours to read.
       }
     }
-    for (const pid of pids) if (groupMembers(pid).length > 0) killQuietly(-pid, 'SIGKILL');
+    return found.filter(isAlive);
+  }
+
+  /**
+   * Supervisors first (they stop their own workers, including any they respawned meanwhile), then
+   * whatever still carries this sandbox's marker, by pid and process group.
+   */
+  async cleanup(): Promise<void> {
+    this.remember();
+    const supervisors = this.records().map((r) => r.supervisor.pid).filter(isAlive);
+    for (const pid of supervisors) killQuietly(pid, 'SIGTERM');
+    try {
+      await waitFor('supervisors gone', () => supervisors.every((pid) => !isAlive(pid)), { timeoutMs: 15_000 });
+    } catch {
+      for (const pid of supervisors) killQuietly(pid, 'SIGKILL');
+    }
+    const leftovers = [...new Set([...[...this.seen].filter(isAlive), ...this.marked()])];
+    for (const pid of leftovers) {
+      killQuietly(pid, 'SIGKILL');
+      if (groupMembers(pid).length > 0) killQuietly(-pid, 'SIGKILL');
+    }
+    await waitFor('every sandbox process gone', () => this.marked().length === 0 && leftovers.every((pid) => !isAlive(pid)), { timeoutMs: 10_000 });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
