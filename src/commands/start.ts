@@ -12,6 +12,7 @@ import { formatAddress } from '../os/sockaddr.js';
 import type { PoolPolicy } from '../core/pool.js';
 import { servePool } from '../runtime/serve.js';
 import { claimInstance, PublishedInstance } from '../control/instance.js';
+import { ensureRunDirectory, runDirectory } from '../control/run-dir.js';
 import { DAEMON_FLAG, detachFromLauncher, launchDaemon, reportToLauncher } from '../control/daemonize.js';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -80,14 +81,29 @@ export function logDirectory(env: NodeJS.ProcessEnv, euid: number): string {
   return join(state, 'fcgi-spawn');
 }
 
-async function openInstanceLogs(config: StartConfig, euid: number): Promise<Logs> {
-  if (!config.daemonized) return openLogs(config, { foreground: true });
+/**
+ * A daemon's default log directory, created on demand. A user without a writable home (a system
+ * account) gets its run directory instead: lost at reboot, but the daemon still starts and logs.
+ */
+function defaultLogDirectory(euid: number): string {
   const dir = logDirectory(process.env, euid);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
+    return dir;
   } catch (error) {
-    throw new CliError(`unable to create log directory ${dir}: ${describeError(error)}; pass --log-file and --worker-log`, START_EXIT.usage);
+    if (process.env.FCGI_SPAWN_LOG_DIR || euid === 0) {
+      throw new CliError(`unable to create log directory ${dir}: ${describeError(error)}; pass --log-file and --worker-log`, START_EXIT.usage);
+    }
+    const fallback = runDirectory({ env: process.env, euid });
+    ensureRunDirectory(fallback, euid);
+    return fallback;
   }
+}
+
+async function openInstanceLogs(config: StartConfig, euid: number): Promise<Logs> {
+  if (!config.daemonized) return openLogs(config, { foreground: true });
+  if (config.logFile !== undefined && config.workerLog !== undefined) return openLogs(config, { foreground: false });
+  const dir = defaultLogDirectory(euid);
   return openLogs(config, { foreground: false, defaultLogFile: join(dir, `${config.name}.log`), defaultWorkerLog: join(dir, `${config.name}.workers.log`) });
 }
 
