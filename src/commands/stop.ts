@@ -4,7 +4,7 @@
  * stay idempotent.
  */
 import { CliError } from '../errors.js';
-import type { InstanceSelector } from '../control/locate.js';
+import type { InstanceSelector, LocatedInstance } from '../control/locate.js';
 import { identityOf, isSameProcess } from '../control/record.js';
 import { removeQuietly } from '../control/files.js';
 import { killAll, terminate, waitGone } from '../control/terminate.js';
@@ -30,9 +30,7 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
   if (instance.status.state !== 'running') {
     const orphans = workers.filter(isSameProcess);
     if (orphans.length > 0) await terminate(orphans, { signal: 'SIGTERM', timeoutMs, groups: true });
-    if (instance.status.state === 'dead') {
-      for (const path of [instance.paths.pidfile, instance.paths.record, instance.paths.control]) removeQuietly(path);
-    }
+    if (instance.status.state === 'dead') await removeLeftovers(instance);
     return notRunning(instance.name, orphans.length);
   }
   const { pid } = instance.status;
@@ -43,11 +41,22 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
     // Not finished in time: the supervisor, then every worker group it recorded, get SIGKILL.
     await killAll([supervisor], false);
     await killAll(workers, true);
+    await removeLeftovers(instance);
     process.stderr.write(`fcgi-spawn: ${instance.name} (pid ${pid}) did not stop within ${timeoutMs} ms: killed\n`);
     return STOP_EXIT.forced;
   }
   process.stdout.write(`fcgi-spawn: stopped ${instance.name} (pid ${pid})\n`);
   return STOP_EXIT.stopped;
+}
+
+/** What a supervisor that died without cleaning up left: its files, and its socket file if nobody accepts there. */
+async function removeLeftovers(instance: LocatedInstance): Promise<void> {
+  for (const path of [instance.paths.pidfile, instance.paths.record, instance.paths.control]) removeQuietly(path);
+  if (instance.record?.extraPidfile) removeQuietly(instance.record.extraPidfile);
+  if (instance.record?.address.startsWith('/')) {
+    const { removeStaleSocketPath } = await import('../os/listen-socket.js');
+    removeStaleSocketPath(instance.record.address);
+  }
 }
 
 function notRunning(name: string, orphans: number): number {

@@ -3,22 +3,38 @@
  * file in the same directory, then rename), so no reader ever sees half a pidfile. No fsync: this is
  * runtime state (on tmpfs under /run), worthless after a reboot, and rewritten at every respawn.
  */
-import { closeSync, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
+import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
+/**
+ * The temporary file is created exclusively and never through a symlink (O_EXCL, O_NOFOLLOW) under
+ * a random name: an extra pidfile may live in a directory others can write to, and a planted link
+ * must not make us overwrite the file it points to.
+ */
 export function writeAtomically(path: string, content: string, mode = 0o644): void {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(temporary, 'w', mode);
-  try {
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(temporary, path);
-  } catch (error) {
-    removeQuietly(temporary);
-    throw error;
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  for (let attempt = 0; ; attempt += 1) {
+    const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+    let fd: number;
+    try {
+      fd = openSync(temporary, flags, mode);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 5) continue;
+      throw error;
+    }
+    try {
+      writeSync(fd, content);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(temporary, path);
+    } catch (error) {
+      removeQuietly(temporary);
+      throw error;
+    }
+    return;
   }
 }
 

@@ -10,6 +10,7 @@ import { readPidFile, removeQuietly, writeAtomically } from './files.js';
 import { identityOf, isSameProcess, readRecord, writeRecord, type InstanceRecord, type ProcessIdentity } from './record.js';
 import { terminate } from './terminate.js';
 import type { Logger } from '../log/logger.js';
+import { UNIX_PATH_MAX } from '../os/sockaddr.js';
 
 export interface ClaimOptions {
   readonly name: string;
@@ -34,6 +35,9 @@ export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
     throw error;
   }
   const paths = instancePaths(dir, options.name);
+  if (Buffer.byteLength(paths.control) > UNIX_PATH_MAX) {
+    throw new CliError(`instance name '${options.name}' is too long: its control socket ${paths.control} would pass the ${UNIX_PATH_MAX}-byte limit of a socket path; pass a shorter --name`, START_EXIT.usage);
+  }
   const record = readRecord(paths.record);
   if (record && isSameProcess(record.supervisor)) {
     throw new CliError(`${options.name} is already running (pid ${record.supervisor.pid}); see 'fcgi-spawn status --name ${options.name}'`, START_EXIT.alreadyRunning);

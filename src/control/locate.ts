@@ -67,9 +67,14 @@ export function locateInstance(selector: InstanceSelector, context: RunContext &
   const pidFromExtraFile = selector.pidfile !== undefined ? readPidFile(resolve(context.cwd, selector.pidfile)) : undefined;
   if (name === undefined && selector.pidfile !== undefined) {
     const pidfile = resolve(context.cwd, selector.pidfile);
-    name = findNameByPid(dir, pidFromExtraFile);
-    // A pidfile no record names: all we know is that file and its pid, checked by command line.
-    if (name === undefined) return { name: pidfile, paths: { dir, pidfile, control: '', record: '' }, status: stateOf(undefined, pidFromExtraFile) };
+    name = findNameByPidfile(dir, pidfile, pidFromExtraFile);
+    if (name === undefined) {
+      // A pidfile no record names. Its pid belongs to another recorded instance: stale, not that one.
+      // Otherwise all we know is the file and its pid, checked by command line.
+      const claimedByAnother = listRecords(dir).some((record) => record.supervisor.pid === pidFromExtraFile);
+      const status: InstanceState = claimedByAnother ? { state: 'dead', ...(pidFromExtraFile !== undefined ? { pid: pidFromExtraFile } : {}) } : stateOf(undefined, pidFromExtraFile);
+      return { name: pidfile, paths: { dir, pidfile, control: '', record: '' }, status };
+    }
   }
   if (name === undefined) throw new SelectorError('which instance? pass --name NAME, -p PORT (with -a ADDRESS), -s PATH or -P PIDFILE');
   const paths = instancePaths(dir, name);
@@ -78,9 +83,10 @@ export function locateInstance(selector: InstanceSelector, context: RunContext &
   return { name, paths, ...(record ? { record } : {}), status: stateOf(record, pid) };
 }
 
-function findNameByPid(dir: string, pid: number | undefined): string | undefined {
+/** The record that wrote this very pidfile (-P) and still has its pid: a recycled pid alone proves nothing. */
+function findNameByPidfile(dir: string, pidfile: string, pid: number | undefined): string | undefined {
   if (pid === undefined) return undefined;
-  for (const record of listRecords(dir)) if (record.supervisor.pid === pid) return record.name;
+  for (const record of listRecords(dir)) if (record.supervisor.pid === pid && record.extraPidfile === pidfile) return record.name;
   return undefined;
 }
 

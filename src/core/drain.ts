@@ -14,17 +14,20 @@ import { hasProcess } from './slot.js';
 function queueEmpty(generation: Generation, observed: DrainObservation): boolean {
   if (observed.queue !== null) return observed.queue === 0;
   // Unix: no queue length without sock_diag. A worker blocked in accept() would have taken any
-  // queued connection, so one idle worker proves it empty; event-loop workers accept as soon as
-  // they can, so once quiet the queue is taken as empty.
+  // queued connection, so one idle worker proves it empty; a pool of event-loop workers (every one
+  // waiting in epoll_wait) accepts as soon as it can, so once quiet its queue is taken as empty.
   if (observed.idle.length > 0) return true;
-  return !generation.slots.some((slot) => slot.state === 'ready' && slot.how === 'accept');
+  const waiting = generation.slots.filter((slot) => slot.state === 'starting' || slot.state === 'ready');
+  return waiting.length > 0 && waiting.every((slot) => observed.listening?.includes(slot.pid));
 }
 
 export function applyDrainStatus(generation: Generation, observed: DrainObservation, context: ConvergeContext): Generation {
   if (generation.phase !== 'draining' || context.now < generation.quietAt) return generation;
   if (!queueEmpty(generation, observed)) return generation;
-  const waiting = generation.slots.filter((slot) => (slot.state === 'starting' || slot.state === 'ready'));
-  const idle = waiting.filter((slot) => !observed.busy.includes(slot.pid));
+  const waiting = generation.slots.filter((slot) => slot.state === 'starting' || slot.state === 'ready');
+  // Only workers positively seen waiting (in accept(), or an event loop without a connection):
+  // one between two requests is neither, and is looked at again at the next probe.
+  const idle = waiting.filter((slot) => !observed.busy.includes(slot.pid) && (observed.idle.includes(slot.pid) || observed.listening?.includes(slot.pid)));
   const allIdle = idle.length === waiting.length;
   if (!generation.steered && !allIdle) return generation;
   if (idle.length === 0) return generation;

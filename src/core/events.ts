@@ -21,6 +21,8 @@ export interface DrainObservation {
   readonly busy: readonly number[];
   /** Workers some process of whose group is blocked in accept() on the socket. */
   readonly idle: readonly number[];
+  /** Event-loop workers waiting in epoll_wait() with the socket in their set and no connection. */
+  readonly listening?: readonly number[];
 }
 
 export type Event =

@@ -40,7 +40,10 @@ export function nextDeadline(state: PoolState): number | undefined {
   for (const generation of state.generations) {
     for (const slot of generation.slots) {
       if (slot.state === 'backoff' && state.phase !== 'stopping') consider(slot.until);
-      if (slot.state === 'starting' && generation.phase !== 'draining' && generation.phase !== 'failing') consider(Math.min(slot.probeAt, slot.deadline));
+      if (slot.state === 'starting' && generation.phase !== 'draining' && generation.phase !== 'failing') {
+        // Without /proc readiness there is nothing to probe: only the --start-secs deadline counts.
+        consider(state.policy.procReadiness ? Math.min(slot.probeAt, slot.deadline) : slot.deadline);
+      }
       if (slot.state === 'stopping' && !slot.killed) consider(slot.killAt);
     }
     const waiting = generation.slots.some((slot) => slot.state === 'starting' || slot.state === 'ready');
@@ -158,7 +161,7 @@ function stopNow(state: PoolState, why: string, now: number, effects: Effect[]):
     };
   }
   effects.push({ type: 'log', level: 'info', message: `${why}: stopping every worker` });
-  return finishReloads({ ...state, phase: 'stopping' }, false, 'the pool is stopping', effects);
+  return finishReloads({ ...state, phase: 'stopping' }, false, 'the pool is stopping', effects, true);
 }
 
 function quit(state: PoolState, now: number, effects: Effect[]): PoolState {
@@ -170,7 +173,7 @@ function quit(state: PoolState, now: number, effects: Effect[]): PoolState {
   const generations = state.generations.map((g) =>
     g.phase === 'draining' ? g : g.phase === 'opening' ? { ...g, phase: 'failing' as const } : startDraining(g, now, unix, unix ? policy.steerGraceMs : 0, policy.gracefulTimeoutMs),
   );
-  return finishReloads({ ...state, phase: 'quitting', generations }, false, 'the pool is stopping', effects);
+  return finishReloads({ ...state, phase: 'quitting', generations }, false, 'the pool is stopping', effects, true);
 }
 
 function modeOf(state: PoolState, generation: Generation): Mode {

@@ -66,11 +66,14 @@ export function rollback(state: PoolState, generationId: number, why: string, ef
   return replaceGeneration(state, { ...generation, phase: 'failing', failure: why });
 }
 
-export function finishReloads(state: PoolState, ok: boolean, message: string, effects: Effect[]): PoolState {
-  if (!state.reload && !state.pendingReload) return state;
-  const requestIds = [...(state.reload?.requestIds ?? []), ...(ok ? [] : (state.pendingReload?.requestIds ?? []))];
+/**
+ * Answer the reload under way. A failed reload (rollback) keeps the requests that came during it:
+ * they start the next one. Only a stopping pool answers those too, as failed.
+ */
+export function finishReloads(state: PoolState, ok: boolean, message: string, effects: Effect[], stopping = false): PoolState {
+  if (!state.reload && !(stopping && state.pendingReload)) return state;
+  const requestIds = [...(state.reload?.requestIds ?? []), ...(stopping ? (state.pendingReload?.requestIds ?? []) : [])];
   effects.push({ type: 'reload-finished', requestIds, ok, message });
   const { reload: _done, ...rest } = state;
-  return ok ? rest : { ...rest, pendingReload: undefined };
+  return stopping ? { ...rest, pendingReload: undefined } : rest;
 }
-

@@ -191,6 +191,15 @@ export class ListenSocket {
   }
 }
 
+/** After a SIGKILLed supervisor: remove its socket file if nobody accepts there any more. */
+export function removeStaleSocketPath(path: string): void {
+  try {
+    removeStaleSocket(path);
+  } catch {
+    // In use again, or not a socket: not ours to remove.
+  }
+}
+
 /**
  * An existing path is probed with connect(): refused means a stale socket left by a dead server,
  * which is removed; accepted means a live server, which is left alone. Anything but a socket is

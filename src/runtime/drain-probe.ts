@@ -5,14 +5,22 @@ import { hasProcess } from '../core/slot.js';
 import type { ListenSocket } from '../os/listen-socket.js';
 import { groupListeningState } from '../os/proc.js';
 
+/**
+ * The queue is read before the workers: once it is empty after steering it stays empty, so a worker
+ * seen waiting afterwards cannot be handed a connection any more (read after, a worker scanned
+ * early could have taken the last queued connection in between).
+ */
 export function observeDrain(generation: Generation, socket: ListenSocket): DrainObservation {
+  const queue = socket.queueLength() ?? null;
   const busy: number[] = [];
   const idle: number[] = [];
+  const listening: number[] = [];
   for (const slot of generation.slots.filter(hasProcess)) {
     if (slot.state === 'stopping') continue;
     const how = groupListeningState(slot.pid, socket.identity, { preferServing: true });
     if (how === 'serving') busy.push(slot.pid);
     else if (how === 'accept') idle.push(slot.pid);
+    else if (how === 'epoll') listening.push(slot.pid);
   }
-  return { queue: socket.queueLength() ?? null, busy, idle };
+  return { queue, busy, idle, listening };
 }

@@ -147,7 +147,9 @@ test('start timeout: killed and counted during start-up; counted as ready once r
 
 test('without /proc readiness, --start-secs alive counts as ready', () => {
   const policy = { ...POLICY, workers: 1, procReadiness: false };
-  const { state, effects } = run([[0, { type: 'start' }], [0, { type: 'spawned', generation: 1, slot: 0, pid: 100 }], [1000, { type: 'deadline' }]], policy);
+  const spawned = run([[0, { type: 'start' }], [0, { type: 'spawned', generation: 1, slot: 0, pid: 100 }]], policy);
+  assert.equal(nextDeadline(spawned.state), 1000, 'nothing to probe: the only wake-up is --start-secs');
+  const { state, effects } = run([[1000, { type: 'deadline' }]], policy, spawned.state);
   assert.equal(state.phase, 'running');
   assert.ok(!effects.some((e) => e.type === 'probe'));
 });

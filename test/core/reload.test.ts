@@ -145,3 +145,23 @@ test('graceful stop of a Unix pool removes the path first', () => {
   const { effects } = run(running({ ...POLICY, unixSocket: true }), [[100, { type: 'signal', signal: 'SIGQUIT' }]]);
   assert.deepEqual(acts(effects), [{ type: 'unlink-path' }]);
 });
+
+test('a reload asked for during one that fails is not lost: it starts next', () => {
+  const { state, effects } = run(running(), [
+    [100, { type: 'reload', requestId: 1 }],
+    [101, { type: 'generation-opened', generation: 2 }],
+    [101, { type: 'spawned', generation: 2, slot: 0, pid: 200 }],
+    [101, { type: 'spawned', generation: 2, slot: 1, pid: 201 }],
+    [102, { type: 'reload', requestId: 2 }],
+    [103, { type: 'generation-failed', generation: 9, reason: 'unrelated' }],
+    [104, { type: 'exit', pid: 200, status: { code: 3, signal: null } }],
+    [400, { type: 'deadline' }],
+    [400, { type: 'spawned', generation: 2, slot: 0, pid: 202 }],
+    [401, { type: 'exit', pid: 202, status: { code: 3, signal: null } }],
+    [402, exit(201)],
+  ]);
+  const answered = effects.filter((e) => e.type === 'reload-finished');
+  assert.deepEqual(answered.map((e) => e.type === 'reload-finished' && [e.requestIds, e.ok]), [[[1], false]]);
+  assert.ok(effects.some((e) => e.type === 'open-generation' && e.generation === 3), 'the request that came during the failed reload starts the next one');
+  assert.deepEqual(state.reload?.requestIds, [2]);
+});

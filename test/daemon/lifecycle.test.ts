@@ -226,3 +226,31 @@ test('reopen-logs after logrotate moved the log: new lines go to the new file', 
   assert.doesNotMatch(readFileSync(`${log}.1`, 'utf8'), /reload finished/);
   assert.equal((await box.cli(['stop', '--name', 'logs'])).code, 0);
 });
+
+test('a stop that has to SIGKILL leaves no pidfile, record, control socket or socket file behind', async (t) => {
+  const box = sandbox(t);
+  const path = join(box.dir, 'stuck.sock');
+  // Node ignores SIGWINCH: a stop signal the worker never acts on.
+  assert.equal((await box.cli(['start', '--name', 'stuck', '-s', path, '--stop-signal', 'WINCH', '--stop-timeout', '30', ...ROOT_FLAG, '--', process.execPath, RESPONDER])).code, 0);
+  const stop = await box.cli(['stop', '--name', 'stuck', '--timeout', '1']);
+  assert.equal(stop.code, 1, stop.stdout);
+  assert.match(stop.stderr, /did not stop within 1000 ms: killed/);
+  const { readdirSync } = await import('node:fs');
+  assert.deepEqual(readdirSync(box.runDir), []);
+  assert.equal(existsSync(path), false);
+  assert.equal((await box.cli(['status', '--name', 'stuck'])).code, 3);
+});
+
+test('-P with a pidfile that names another instance\'s pid acts on nothing', async (t) => {
+  const box = sandbox(t);
+  const port = await freePort();
+  assert.equal((await box.cli(['start', '--name', 'bee', '-p', String(port), ...ROOT_FLAG, '--', process.execPath, RESPONDER])).code, 0);
+  const pid = box.record('bee')?.supervisor.pid;
+  const stale = join(box.dir, 'other.pid');
+  writeFileSync(stale, `${pid}\n`);
+  const status = await box.cli(['status', '-P', stale]);
+  assert.notEqual(status.code, 0, status.stdout);
+  assert.equal((await box.cli(['stop', '-P', stale])).code, 0);
+  assert.ok(isAlive(pid as number), 'stop -P stopped an instance that never wrote that pidfile');
+  assert.equal((await box.cli(['stop', '--name', 'bee'])).code, 0);
+});

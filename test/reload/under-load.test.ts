@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { FIXTURES, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';
 import { freePort } from '../helpers/processes.js';
@@ -27,6 +28,8 @@ interface Scenario {
 
 const CGI = join(FIXTURES, 'cgi', 'hello.sh');
 const PHP = join(FIXTURES, 'php', 'hello.php');
+/** A socket path per test port, in the temp dir (nginx's workers run as root in these tests: they can reach it). */
+const unixPath = (port: number): string => join(tmpdir(), `fcgi-spawn-reload-${port}.sock`);
 const fastcgiUpstream = (script: string) => (port: number): Upstream => ({ fastcgi: { address: `127.0.0.1:${port}`, scripts: { '/': script } } });
 
 const scenarios: Scenario[] = [
@@ -35,6 +38,14 @@ const scenarios: Scenario[] = [
     tools: ['fcgiwrap', 'nginx', 'wrk'],
     command: (port) => ['-p', String(port), '-F', '2', '--', findTool('fcgiwrap') as string],
     upstream: fastcgiUpstream(CGI),
+    fast: '/',
+    slow: '/?sleep=0.05',
+  },
+  {
+    name: 'fcgiwrap ×2 on a Unix socket',
+    tools: ['fcgiwrap', 'nginx', 'wrk'],
+    command: (port) => ['-s', unixPath(port), '-F', '2', '--', findTool('fcgiwrap') as string],
+    upstream: (port) => ({ fastcgi: { address: `unix:${unixPath(port)}`, scripts: { '/': CGI } } }),
     fast: '/',
     slow: '/?sleep=0.05',
   },
