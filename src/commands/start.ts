@@ -6,7 +6,7 @@ import { buildStartConfig, type RawStartOptions, type StartConfig } from '../con
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import { openLogs, type Logs } from '../log/setup.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
-import { SyscallError } from '../os/libc.js';
+import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/proc.js';
 import { formatAddress } from '../os/sockaddr.js';
 import type { PoolPolicy } from '../core/pool.js';
@@ -111,6 +111,8 @@ async function openInstanceLogs(config: StartConfig, euid: number): Promise<Logs
 async function runPool(config: StartConfig, argv: readonly string[], onReady: () => void): Promise<number> {
   const euid = process.geteuid?.() ?? -1;
   if (config.daemonized) detachFromLauncher();
+  // Workers get the socket and their stdio, nothing else we happened to inherit.
+  closeInheritedOnExec();
   // Logs first: a log directory that is missing or read-only fails start-up (exit 2) before anything is bound.
   const logs = await openInstanceLogs(config, euid);
   try {

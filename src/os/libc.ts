@@ -5,6 +5,7 @@
  */
 import koffi from 'koffi';
 import { constants as osConstants } from 'node:os';
+import { readdirSync } from 'node:fs';
 
 import { AF_INET, AF_INET6, AF_UNIX } from './address-families.js';
 
@@ -212,4 +213,31 @@ export function sendUnixDatagram(path: string, message: Buffer): void {
   } finally {
     close(fd);
   }
+}
+
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+
+/**
+ * Mark every descriptor from 3 up that this process inherited as close-on-exec, so that workers
+ * get only what they are handed (a launching shell's or harness's stray pipes otherwise reach every
+ * worker). Node's own descriptors already are.
+ */
+export function closeInheritedOnExec(keep: readonly number[] = []): number[] {
+  const marked: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc/self/fd');
+  } catch {
+    return marked;
+  }
+  for (const entry of entries) {
+    const fd = Number(entry);
+    if (!Number.isInteger(fd) || fd < 3 || keep.includes(fd)) continue;
+    const flags = c.fcntl(fd, F_GETFD) as number;
+    if (flags < 0 || (flags & FD_CLOEXEC) !== 0) continue;
+    if ((c.fcntl(fd, F_SETFD, 'int', flags | FD_CLOEXEC) as number) === 0) marked.push(fd);
+  }
+  return marked;
 }

@@ -2,7 +2,7 @@
  * Linux /proc readers: which processes form a worker's process group, and whether one of them
  * waits on the pool's socket (DESIGN.md "Worker readiness").
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 
 /**
  * How a worker was seen on the pool's socket: blocked in accept() (idle), in epoll_wait() with the
@@ -41,13 +41,37 @@ export interface ProcStat {
   readonly startTime: number;
 }
 
-export function readStat(pid: number): ProcStat | undefined {
-  let text: string;
+/**
+ * /proc files read through one buffer kept for the process: readFileSync allocates 64 KiB per call,
+ * which glibc keeps after GC — measured, thousands of probes while workers start grew the heap by
+ * tens of MiB.
+ */
+const chunk = Buffer.allocUnsafe(64 * 1024);
+
+export function readProcText(path: string): string | undefined {
+  let fd: number;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
   }
+  try {
+    let text = '';
+    for (;;) {
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read <= 0) return text;
+      text += chunk.toString('latin1', 0, read);
+    }
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readStat(pid: number): ProcStat | undefined {
+  const text = readProcText(`/proc/${pid}/stat`);
+  if (text === undefined || text === '') return undefined;
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return {
@@ -96,7 +120,7 @@ function socketInodeOf(pid: number, fd: number): number | undefined {
 
 function epollWatches(pid: number, epollFd: number, inode: number): boolean {
   try {
-    const info = readFileSync(`/proc/${pid}/fdinfo/${epollFd}`, 'latin1');
+    const info = readProcText(`/proc/${pid}/fdinfo/${epollFd}`) ?? '';
     for (const match of info.matchAll(/^tfd:.*\bino:([0-9a-f]+)/gm)) {
       if (parseInt(match[1] ?? '', 16) === inode) return true;
     }
@@ -107,12 +131,8 @@ function epollWatches(pid: number, epollFd: number, inode: number): boolean {
 }
 
 function threadListening(pid: number, tid: number, inode: number, numbers: SyscallNumbers): Listening | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'latin1');
-  } catch {
-    return undefined;
-  }
+  const text = readProcText(`/proc/${pid}/task/${tid}/syscall`);
+  if (text === undefined) return undefined;
   // "<nr> <arg1> ..." while blocked in a syscall; "running" or "-1 ..." otherwise.
   const [nrText, firstArg] = text.split(' ');
   const nr = Number(nrText);
@@ -159,69 +179,96 @@ function socketInodes(pid: number, except: number): Set<number> {
   return inodes;
 }
 
-function readLines(path: string): string[] {
-  try {
-    return readFileSync(path, 'latin1').split('\n').slice(1);
-  } catch {
-    return [];
-  }
+function tableLines(path: string): string[] {
+  return (readProcText(path) ?? '').split('\n').slice(1);
 }
 
-/** TCP sockets of the process's network namespace: local port and inode of each non-listening one. */
-function holdsTcpConnection(pid: number, port: number, inodes: Set<number>): boolean {
-  for (const table of ['tcp', 'tcp6']) {
-    for (const line of readLines(`/proc/${pid}/net/${table}`)) {
+/**
+ * The inodes of the connections accepted from the pool's socket, from one read of the network
+ * namespace's tables (TCP: local port = ours, not listening; Unix: the listener's bind path), so
+ * that looking at N workers costs one table, not N — it holds every socket of a busy host.
+ */
+export function acceptedConnections(socket: SocketIdentity, pid: number | 'self' = 'self'): Set<number> {
+  const inodes = new Set<number>();
+  if (socket.port !== undefined) {
+    for (const table of ['tcp', 'tcp6']) {
+      for (const line of tableLines(`/proc/${pid}/net/${table}`)) {
+        const fields = line.trim().split(/\s+/);
+        const local = fields[1];
+        if (!local || fields[3] === '0A') continue;
+        if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === socket.port) inodes.add(Number(fields[9]));
+      }
+    }
+  } else if (socket.path !== undefined) {
+    for (const line of tableLines(`/proc/${pid}/net/unix`)) {
       const fields = line.trim().split(/\s+/);
-      const local = fields[1];
-      const state = fields[3];
-      const inode = Number(fields[9]);
-      if (!local || state === '0A' || !inodes.has(inode)) continue;
-      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) return true;
+      if (fields[7] === socket.path && Number(fields[6]) !== socket.inode) inodes.add(Number(fields[6]));
     }
   }
-  return false;
-}
-
-function holdsUnixConnection(pid: number, path: string, inodes: Set<number>): boolean {
-  for (const line of readLines(`/proc/${pid}/net/unix`)) {
-    const fields = line.trim().split(/\s+/);
-    if (inodes.has(Number(fields[6])) && fields[7] === path) return true;
-  }
-  return false;
+  inodes.delete(socket.inode);
+  return inodes;
 }
 
 /** Whether the process holds a connection that was accepted from the pool's socket. */
-export function servingConnection(pid: number, socket: SocketIdentity): boolean {
+export function servingConnection(pid: number, socket: SocketIdentity, accepted?: ReadonlySet<number>): boolean {
   const inodes = socketInodes(pid, socket.inode);
   if (inodes.size === 0) return false;
-  if (socket.port !== undefined) return holdsTcpConnection(pid, socket.port, inodes);
-  if (socket.path !== undefined) return holdsUnixConnection(pid, socket.path, inodes);
+  const connections = accepted ?? acceptedConnections(socket, pid);
+  for (const inode of inodes) if (connections.has(inode)) return true;
   return false;
 }
 
-function processState(pid: number, socket: SocketIdentity): Listening | undefined {
-  return listeningState(pid, socket.inode) ?? (servingConnection(pid, socket) ? 'serving' : undefined);
+function processState(pid: number, socket: SocketIdentity, accepted: () => ReadonlySet<number>): Listening | undefined {
+  return listeningState(pid, socket.inode) ?? (servingConnection(pid, socket, accepted()) ? 'serving' : undefined);
 }
 
 export interface GroupQuery {
   /** Draining: a group is busy if any member holds a connection, even while another waits in accept(). */
   readonly preferServing?: boolean;
+  /** acceptedConnections(), read once for several groups. */
+  readonly accepted?: ReadonlySet<number>;
 }
 
 /** The best answer among a worker's process group: its leader first, then the other members. */
 export function groupListeningState(pgid: number, socket: SocketIdentity, query: GroupQuery = {}): Listening | undefined {
+  let table = query.accepted;
+  const accepted = (): ReadonlySet<number> => (table ??= acceptedConnections(socket, pgid));
   if (query.preferServing) {
-    const members = [pgid, ...processGroupMembers(pgid).filter((pid) => pid !== pgid)];
-    if (members.some((pid) => servingConnection(pid, socket))) return 'serving';
+    const members = [pgid, ...groupDescendants(pgid)];
+    if (members.some((pid) => servingConnection(pid, socket, accepted()))) return 'serving';
   }
-  const leader = processState(pgid, socket);
+  const leader = processState(pgid, socket, accepted);
   if (leader === 'accept') return leader;
   let found = leader;
-  for (const pid of processGroupMembers(pgid)) {
-    if (pid === pgid) continue;
-    const state = processState(pid, socket);
+  for (const pid of groupDescendants(pgid)) {
+    const state = processState(pid, socket, accepted);
     if (state === 'accept') return state;
     found ??= state;
+  }
+  return found;
+}
+
+/**
+ * The leader's descendants in its process group, through /proc/PID/task/TID/children: a worker's
+ * children (php-cgi's, fcgiwrap -c's) without reading every process on the host. Where the kernel
+ * has no children files, the whole table is read instead.
+ */
+export function groupDescendants(pgid: number): number[] {
+  if (readProcText(`/proc/${pgid}/task/${pgid}/children`) === undefined) {
+    return processGroupMembers(pgid).filter((pid) => pid !== pgid);
+  }
+  const found: number[] = [];
+  const queue = [pgid];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    for (const tid of numericEntries(`/proc/${pid}/task`)) {
+      for (const child of (readProcText(`/proc/${pid}/task/${tid}/children`) ?? '').split(' ')) {
+        const childPid = Number(child);
+        if (!Number.isInteger(childPid) || childPid <= 0) continue;
+        const stat = readStat(childPid);
+        if (stat?.pgrp === pgid && stat.state !== 'Z') found.push(childPid);
+        queue.push(childPid);
+      }
+    }
   }
   return found;
 }

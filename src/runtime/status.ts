@@ -4,7 +4,7 @@ import type { PoolState } from '../core/pool.js';
 import { hasProcess } from '../core/slot.js';
 import type { InstanceStatus, WorkerStatus } from '../control/protocol.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
-import { groupListeningState } from '../os/proc.js';
+import { acceptedConnections, groupListeningState } from '../os/proc.js';
 
 /** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture we run on. */
 const MS_PER_TICK = 10;
@@ -40,9 +40,10 @@ export function instanceStatus(state: PoolState, sockets: PoolSockets, context: 
   const workers: WorkerStatus[] = [];
   for (const generation of state.generations) {
     const socket = sockets.get(generation.id);
+    const accepted = socket ? acceptedConnections(socket.identity) : undefined;
     for (const slot of generation.slots) {
       if (!hasProcess(slot)) continue;
-      const how = socket ? groupListeningState(slot.pid, socket.identity, { preferServing: true }) : undefined;
+      const how = socket ? groupListeningState(slot.pid, socket.identity, { preferServing: true, ...(accepted ? { accepted } : {}) }) : undefined;
       workers.push({
         pid: slot.pid,
         slot: slot.index,
