@@ -6,6 +6,7 @@ import { buildStartConfig, type RawStartOptions, type StartConfig } from '../con
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import { openLogs, type Logs } from '../log/setup.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
+import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/proc.js';
 import { formatAddress } from '../os/sockaddr.js';
@@ -49,6 +50,7 @@ export function openSocket(config: StartConfig): ListenSocket {
   const name = formatAddress(config.address);
   try {
     if (config.address.kind === 'unix') {
+      removeAbandonedTemporaries(config.address.path);
       return ListenSocket.openUnix(config.address, { backlog: config.backlog, ...unixOptions(config) });
     }
     return ListenSocket.openTcp(config.address, { backlog: config.backlog });

@@ -6,6 +6,7 @@
  * every join and leave. Unix: a new socket is bound at a temporary path beside the public one and
  * renamed over it when it should get new connections.
  */
+import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ListenSocket, type UnixOptions } from './listen-socket.js';
 import { steerReusePortGroup } from './libc.js';
@@ -109,6 +110,45 @@ export class PoolSockets {
     const member = this.members[0];
     if (index === -1 || !member) return;
     steerReusePortGroup(member.fd, index, member.name);
+  }
+}
+
+/**
+ * Temporary sockets a supervisor killed during a reload left beside the public path
+ * (`.NAME.PID.GEN` with PID gone): removed before a new pool binds there.
+ */
+export function removeAbandonedTemporaries(publicPath: string): string[] {
+  const dir = dirname(publicPath);
+  const pattern = new RegExp(`^\\.${basename(publicPath).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.\\d+$`);
+  const removed: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    const match = pattern.exec(entry);
+    if (!match || processAlive(Number(match[1]))) continue;
+    const path = join(dir, entry);
+    try {
+      if (lstatSync(path).isSocket()) {
+        unlinkSync(path);
+        removed.push(path);
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

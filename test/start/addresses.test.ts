@@ -132,3 +132,21 @@ test('a second pool on the same port is refused although the first set SO_REUSEP
   assert.equal((await probe(`127.0.0.1:${port}`)).code, 0, 'the first pool stopped serving');
   await pool.stop();
 });
+
+test('Unix socket: temporary sockets of a supervisor killed during a reload are removed at start', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'pool.sock');
+  // A process that binds a reload's temporary path under its own pid, then dies by SIGKILL.
+  const script = `const p = require('path').join(${JSON.stringify(dir)}, '.pool.sock.' + process.pid + '.2'); require('net').createServer().listen(p, () => console.log(p))`;
+  const holder = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => killQuietly(holder.pid as number));
+  const temporary = await new Promise<string>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  holder.kill('SIGKILL');
+  await waitFor('the holder gone', () => !isAlive(holder.pid as number));
+  assert.ok(lstatSync(temporary).isSocket());
+  const pool = startSupervisor(['-s', path, '--', process.execPath, RESPONDER]);
+  t.after(() => pool.cleanup());
+  await pool.waitReady();
+  assert.equal(existsSync(temporary), false, 'abandoned temporary socket left behind');
+  await pool.stop();
+});
