@@ -24,12 +24,14 @@ export interface SocketIdentity {
 interface SyscallNumbers {
   readonly accept: readonly number[];
   readonly epoll: readonly number[];
+  /** wait4, waitid: a prefork master (php-cgi, fcgiwrap -c) waiting for its children. */
+  readonly wait: readonly number[];
 }
 
 // Syscall numbers differ by architecture (asm/unistd.h). Elsewhere wchan is the hint.
 const SYSCALLS: Readonly<Record<string, SyscallNumbers>> = {
-  x64: { accept: [43, 288], epoll: [232, 281, 441] },
-  arm64: { accept: [202, 242], epoll: [22, 441] },
+  x64: { accept: [43, 288], epoll: [232, 281, 441], wait: [61, 247] },
+  arm64: { accept: [202, 242], epoll: [22, 441], wait: [260, 95] },
 };
 
 export interface ProcStat {
@@ -271,4 +273,37 @@ export function groupDescendants(pgid: number): number[] {
     }
   }
   return found;
+}
+
+export type Activity = 'idle' | 'listening' | 'busy';
+
+function waitingForChildren(pid: number, numbers: SyscallNumbers): boolean {
+  for (const tid of numericEntries(`/proc/${pid}/task`)) {
+    const nr = Number((readProcText(`/proc/${pid}/task/${tid}/syscall`) ?? '').split(' ')[0]);
+    if (numbers.wait.includes(nr)) return true;
+  }
+  return false;
+}
+
+/**
+ * What a worker's process group is doing, from the syscalls its members are blocked in — no
+ * connection tables (a busy host's /proc/net/tcp holds tens of thousands of lines): idle when every
+ * member waits in accept() on the socket (a master may wait for its children instead); listening
+ * when an event loop has the socket in its epoll set; busy otherwise (serving, or between two
+ * requests: looked at again later). Undefined where /proc cannot tell.
+ */
+export function groupActivity(pgid: number, inode: number): Activity | undefined {
+  const numbers = SYSCALLS[process.arch];
+  if (!numbers) return undefined;
+  const members = [pgid, ...groupDescendants(pgid)];
+  let accepting = 0;
+  let listening = 0;
+  for (const pid of members) {
+    const state = listeningState(pid, inode);
+    if (state === 'accept') accepting += 1;
+    else if (state === 'epoll') listening += 1;
+    else if (!(pid === pgid && members.length > 1 && waitingForChildren(pid, numbers))) return 'busy';
+  }
+  if (listening > 0) return 'listening';
+  return accepting > 0 ? 'idle' : 'busy';
 }

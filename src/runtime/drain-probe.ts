@@ -3,7 +3,7 @@ import type { DrainObservation } from '../core/events.js';
 import type { Generation } from '../core/generation.js';
 import { hasProcess } from '../core/slot.js';
 import type { ListenSocket } from '../os/listen-socket.js';
-import { acceptedConnections, groupListeningState } from '../os/proc.js';
+import { groupActivity } from '../os/proc.js';
 
 /**
  * The queue is read before the workers: once it is empty after steering it stays empty, so a worker
@@ -15,13 +15,12 @@ export function observeDrain(generation: Generation, socket: ListenSocket): Drai
   const busy: number[] = [];
   const idle: number[] = [];
   const listening: number[] = [];
-  const accepted = acceptedConnections(socket.identity);
   for (const slot of generation.slots.filter(hasProcess)) {
     if (slot.state === 'stopping') continue;
-    const how = groupListeningState(slot.pid, socket.identity, { preferServing: true, accepted });
-    if (how === 'serving') busy.push(slot.pid);
-    else if (how === 'accept') idle.push(slot.pid);
-    else if (how === 'epoll') listening.push(slot.pid);
+    const activity = groupActivity(slot.pid, socket.inode);
+    if (activity === 'idle') idle.push(slot.pid);
+    else if (activity === 'listening') listening.push(slot.pid);
+    else busy.push(slot.pid);
   }
   return { queue, busy, idle, listening };
 }

@@ -4,7 +4,7 @@ import type { PoolState } from '../core/pool.js';
 import { hasProcess } from '../core/slot.js';
 import type { InstanceStatus, WorkerStatus } from '../control/protocol.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
-import { acceptedConnections, groupListeningState } from '../os/proc.js';
+import { groupActivity } from '../os/proc.js';
 
 /** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture we run on. */
 const MS_PER_TICK = 10;
@@ -40,10 +40,9 @@ export function instanceStatus(state: PoolState, sockets: PoolSockets, context: 
   const workers: WorkerStatus[] = [];
   for (const generation of state.generations) {
     const socket = sockets.get(generation.id);
-    const accepted = socket ? acceptedConnections(socket.identity) : undefined;
     for (const slot of generation.slots) {
       if (!hasProcess(slot)) continue;
-      const how = socket ? groupListeningState(slot.pid, socket.identity, { preferServing: true, ...(accepted ? { accepted } : {}) }) : undefined;
+      const activity = socket ? groupActivity(slot.pid, socket.inode) : undefined;
       workers.push({
         pid: slot.pid,
         slot: slot.index,
@@ -55,7 +54,7 @@ export function instanceStatus(state: PoolState, sockets: PoolSockets, context: 
         lastExit: slot.lastExit ?? null,
         rssKiB: rssKiB(slot.pid),
         cpuMs: cpuMs(slot.pid),
-        activity: how === 'accept' ? 'idle' : how === 'serving' ? 'busy' : how === 'epoll' ? 'listening' : 'unknown',
+        activity: activity ?? 'unknown',
       });
     }
   }
