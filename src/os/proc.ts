@@ -174,7 +174,9 @@ export function listeningState(pid: number, inode: number): Listening | undefine
 
 function socketInodes(pid: number, except: number): Set<number> {
   const inodes = new Set<number>();
-  for (const fd of numericEntries(`/proc/${pid}/fd`)) {
+  // A connection accepted while fds 0-2 are open (the socket, stdio pipes) lands at 3 or above: a
+  // worker with no other socket holds none, and the host's connection table need not be read.
+  for (const fd of numericEntries(`/proc/${pid}/fd`).filter((n) => n > 2)) {
     const inode = socketInodeOf(pid, fd);
     if (inode !== undefined && inode !== except) inodes.add(inode);
   }
