@@ -174,9 +174,7 @@ export function listeningState(pid: number, inode: number): Listening | undefine
 
 function socketInodes(pid: number, except: number): Set<number> {
   const inodes = new Set<number>();
-  // A connection accepted while fds 0-2 are open (the socket, stdio pipes) lands at 3 or above: a
-  // worker with no other socket holds none, and the host's connection table need not be read.
-  for (const fd of numericEntries(`/proc/${pid}/fd`).filter((n) => n > 2)) {
+  for (const fd of numericEntries(`/proc/${pid}/fd`)) {
     const inode = socketInodeOf(pid, fd);
     if (inode !== undefined && inode !== except) inodes.add(inode);
   }
@@ -213,8 +211,38 @@ export function acceptedConnections(socket: SocketIdentity, pid: number | 'self'
   return inodes;
 }
 
+type PortReader = (pid: number, fd: number) => number | undefined;
+let portReader: PortReader | undefined;
+
+/**
+ * The supervisor lends its libc reader (pidfd_getfd + getsockname): this module stays free of koffi
+ * so that the CLI's light paths can read /proc through it without loading it.
+ */
+export function useSocketPortReader(reader: PortReader): void {
+  portReader = reader;
+}
+
+/** TCP through the worker's own descriptors; undefined where the reader could not tell (no pidfd_getfd, EPERM). */
+function servingByPort(pid: number, port: number, listenInode: number): boolean | undefined {
+  if (!portReader) return undefined;
+  let answered = false;
+  for (const fd of numericEntries(`/proc/${pid}/fd`)) {
+    const inode = socketInodeOf(pid, fd);
+    if (inode === undefined || inode === listenInode) continue;
+    const local = portReader(pid, fd);
+    if (local === undefined) continue;
+    answered = true;
+    if (local === port) return true;
+  }
+  return answered ? false : undefined;
+}
+
 /** Whether the process holds a connection that was accepted from the pool's socket. */
 export function servingConnection(pid: number, socket: SocketIdentity, accepted?: ReadonlySet<number>): boolean {
+  if (socket.port !== undefined) {
+    const byPort = servingByPort(pid, socket.port, socket.inode);
+    if (byPort !== undefined) return byPort;
+  }
   const inodes = socketInodes(pid, socket.inode);
   if (inodes.size === 0) return false;
   const connections = accepted ?? acceptedConnections(socket, pid);
@@ -223,7 +251,10 @@ export function servingConnection(pid: number, socket: SocketIdentity, accepted?
 }
 
 function processState(pid: number, socket: SocketIdentity, accepted: () => ReadonlySet<number>): Listening | undefined {
-  return listeningState(pid, socket.inode) ?? (servingConnection(pid, socket, accepted()) ? 'serving' : undefined);
+  const waiting = listeningState(pid, socket.inode);
+  if (waiting) return waiting;
+  if (socket.port !== undefined && portReader) return servingConnection(pid, socket) ? 'serving' : undefined;
+  return servingConnection(pid, socket, accepted()) ? 'serving' : undefined;
 }
 
 export interface GroupQuery {
@@ -239,7 +270,8 @@ export function groupListeningState(pgid: number, socket: SocketIdentity, query:
   const accepted = (): ReadonlySet<number> => (table ??= acceptedConnections(socket, pgid));
   if (query.preferServing) {
     const members = [pgid, ...groupDescendants(pgid)];
-    if (members.some((pid) => servingConnection(pid, socket, accepted()))) return 'serving';
+    const byPort = socket.port !== undefined && portReader !== undefined;
+    if (members.some((pid) => (byPort ? servingConnection(pid, socket) : servingConnection(pid, socket, accepted())))) return 'serving';
   }
   const leader = processState(pgid, socket, accepted);
   if (leader === 'accept') return leader;

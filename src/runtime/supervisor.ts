@@ -9,7 +9,10 @@ import type { Effect } from '../core/effects.js';
 import type { Event } from '../core/events.js';
 import type { Logger } from '../log/logger.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
-import { groupListeningState } from '../os/proc.js';
+import { groupListeningState, useSocketPortReader } from '../os/proc.js';
+import { socketLocalPort } from '../os/libc.js';
+
+useSocketPortReader(socketLocalPort);
 import { describeError } from '../errors.js';
 import { observeDrain } from './drain-probe.js';
 

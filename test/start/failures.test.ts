@@ -80,7 +80,9 @@ test('kill -9 of a worker under a request loop: the replacement serves, only a r
   try {
     await waitFor('some requests served', async () => (await probe(address, script)).code === 0);
     process.kill(victim, 'SIGKILL');
-    await waitFor('the replacement ready', () => pool.lines.filter((l) => /starting→ready/.test(l)).length >= 3);
+    await waitFor('the replacement ready', () => pool.lines.filter((l) => /starting→ready/.test(l)).length >= 3).catch((error: Error) => {
+      throw new Error(`${error.message}\n${pool.log()}`);
+    });
     const replacement = pool.workerPids.at(-1) as number;
     await waitFor('the replacement answering', async () => {
       // fcgiwrap forks the CGI script: the script's parent is the worker that answered.
