@@ -6,7 +6,7 @@
  */
 import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
+import type { ListenAddress } from '../os/sockaddr.js';
 
 export interface RunContext {
   readonly env: NodeJS.ProcessEnv;
@@ -59,4 +59,3 @@ export function instancePaths(dir: string, name: string): InstancePaths {
   return { dir, pidfile: join(dir, `${name}.pid`), control: join(dir, `${name}.ctl`), record: join(dir, `${name}.json`) };
 }
 
-export { formatAddress };

@@ -186,11 +186,11 @@ function tableLines(path: string): string[] {
 }
 
 /**
- * The inodes of the connections accepted from the pool's socket, from one read of the network
- * namespace's tables (TCP: local port = ours, not listening; Unix: the listener's bind path), so
- * that looking at N workers costs one table, not N — it holds every socket of a busy host.
+ * The inodes of the connections accepted from the pool's socket, from the network namespace's
+ * tables (TCP: local port = ours, not listening; Unix: the listener's bind path). The fallback: a
+ * busy host's table holds tens of thousands of lines.
  */
-export function acceptedConnections(socket: SocketIdentity, pid: number | 'self' = 'self'): Set<number> {
+function acceptedConnections(socket: SocketIdentity, pid: number): Set<number> {
   const inodes = new Set<number>();
   if (socket.port !== undefined) {
     for (const table of ['tcp', 'tcp6']) {
@@ -237,47 +237,33 @@ function servingByPort(pid: number, port: number, listenInode: number): boolean 
   return answered ? false : undefined;
 }
 
-/** Whether the process holds a connection that was accepted from the pool's socket. */
-export function servingConnection(pid: number, socket: SocketIdentity, accepted?: ReadonlySet<number>): boolean {
+/**
+ * Whether the process holds a connection that was accepted from the pool's socket: TCP by the local
+ * port of its descriptors where the port reader can tell, otherwise from the namespace's tables.
+ */
+export function servingConnection(pid: number, socket: SocketIdentity): boolean {
   if (socket.port !== undefined) {
     const byPort = servingByPort(pid, socket.port, socket.inode);
     if (byPort !== undefined) return byPort;
   }
   const inodes = socketInodes(pid, socket.inode);
   if (inodes.size === 0) return false;
-  const connections = accepted ?? acceptedConnections(socket, pid);
+  const connections = acceptedConnections(socket, pid);
   for (const inode of inodes) if (connections.has(inode)) return true;
   return false;
 }
 
-function processState(pid: number, socket: SocketIdentity, accepted: () => ReadonlySet<number>): Listening | undefined {
-  const waiting = listeningState(pid, socket.inode);
-  if (waiting) return waiting;
-  if (socket.port !== undefined && portReader) return servingConnection(pid, socket) ? 'serving' : undefined;
-  return servingConnection(pid, socket, accepted()) ? 'serving' : undefined;
-}
-
-export interface GroupQuery {
-  /** Draining: a group is busy if any member holds a connection, even while another waits in accept(). */
-  readonly preferServing?: boolean;
-  /** acceptedConnections(), read once for several groups. */
-  readonly accepted?: ReadonlySet<number>;
+function processState(pid: number, socket: SocketIdentity): Listening | undefined {
+  return listeningState(pid, socket.inode) ?? (servingConnection(pid, socket) ? 'serving' : undefined);
 }
 
 /** The best answer among a worker's process group: its leader first, then the other members. */
-export function groupListeningState(pgid: number, socket: SocketIdentity, query: GroupQuery = {}): Listening | undefined {
-  let table = query.accepted;
-  const accepted = (): ReadonlySet<number> => (table ??= acceptedConnections(socket, pgid));
-  if (query.preferServing) {
-    const members = [pgid, ...groupDescendants(pgid)];
-    const byPort = socket.port !== undefined && portReader !== undefined;
-    if (members.some((pid) => (byPort ? servingConnection(pid, socket) : servingConnection(pid, socket, accepted())))) return 'serving';
-  }
-  const leader = processState(pgid, socket, accepted);
+export function groupListeningState(pgid: number, socket: SocketIdentity): Listening | undefined {
+  const leader = processState(pgid, socket);
   if (leader === 'accept') return leader;
   let found = leader;
   for (const pid of groupDescendants(pgid)) {
-    const state = processState(pid, socket, accepted);
+    const state = processState(pid, socket);
     if (state === 'accept') return state;
     found ??= state;
   }

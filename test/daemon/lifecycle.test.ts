@@ -104,7 +104,6 @@ test('a stale pidfile naming an unrelated live process: status 1-or-3, start rep
   const port = await freePort();
   const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.after(() => killQuietly(bystander.pid as number));
-  await box.cli(['list']); // creates nothing; the run dir comes with the first start
   const { mkdirSync } = await import('node:fs');
   mkdirSync(box.runDir, { recursive: true, mode: 0o700 });
   const pidfile = join(box.runDir, `127.0.0.1-${port}.pid`);

@@ -1,36 +1,20 @@
 /** Processes as the tests see them: alive or not, groups, descendants, CPU time, by pid. */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { allProcesses, readStat } from '../../src/os/proc.js';
+import { allProcesses, processGroupMembers, readStat } from '../../src/os/proc.js';
 
 export function isAlive(pid: number): boolean {
   const stat = readStat(pid);
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 }
 
-/** Live members of a process group. */
-export function groupMembers(pgid: number): number[] {
-  return allProcesses()
-    .filter((stat) => stat.pgrp === pgid && stat.state !== 'Z')
-    .map((stat) => stat.pid);
-}
+/** Live members of a process group (the supervisor's own reader). */
+export { processGroupMembers as groupMembers };
 
 export function childrenOf(pid: number): number[] {
   return allProcesses()
     .filter((stat) => stat.ppid === pid && stat.state !== 'Z')
     .map((stat) => stat.pid);
-}
-
-export function descendantsOf(pid: number): number[] {
-  const all = allProcesses();
-  const found: number[] = [];
-  let frontier = [pid];
-  while (frontier.length > 0) {
-    const next = all.filter((stat) => frontier.includes(stat.ppid) && stat.state !== 'Z').map((stat) => stat.pid);
-    found.push(...next);
-    frontier = next;
-  }
-  return found;
 }
 
 /** User + system CPU time of a process in clock ticks (100 per second on Linux). */
