@@ -28,6 +28,7 @@ import { importCommands, importTargets, recordLoads, type LoadedModules } from '
 import { renderReport } from './cli-latency/report.js';
 import { holdTcpSockets, type TcpLoad } from './cli-latency/tcp-load.js';
 import { describeMachine, findPrograms, type DebianProgram } from './machine/environment.js';
+import { parseArguments } from './machine/arguments.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TAG = 'cli-latency';
@@ -197,17 +198,9 @@ function moduleLoads(setup: Setup, ports: { running: number; stopped: number; st
 }
 
 async function main(argv: string[]): Promise<number> {
-  let options: Options | undefined;
-  try {
-    options = parseOptions(argv);
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
-    return 2;
-  }
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseArguments(argv, parseOptions, USAGE);
+  if ('exit' in parsed) return parsed.exit;
+  const { options } = parsed;
   const found = findPrograms(TAG, PROGRAMS);
   const hyperfine = found.paths.hyperfine;
   if (!hyperfine) {

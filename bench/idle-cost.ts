@@ -27,6 +27,7 @@ import { Contender, FcgiSpawnDaemon, FcgiSpawnForeground, IdleNode, Multiwatch, 
 import { blockedIn, memoryOf, nodeThreadRole, residentByMapping, switchDelta, switchesOf, threadCounters, type ThreadCounters } from './idle-cost/proc.js';
 import { renderReport, type GcEvent, type Measured, type ThreadFinding } from './idle-cost/report.js';
 import { describeMachine, findPrograms, type DebianProgram } from './machine/environment.js';
+import { parseArguments } from './machine/arguments.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TAG = 'idle-cost';
@@ -244,17 +245,9 @@ function measured(c: Contender, w: Window, options: Options): Measured {
 let interrupted: NodeJS.Signals | undefined;
 
 async function main(argv: string[]): Promise<number> {
-  let options: Options | undefined;
-  try {
-    options = parseOptions(argv);
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
-    return 2;
-  }
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseArguments(argv, parseOptions, USAGE);
+  if ('exit' in parsed) return parsed.exit;
+  const { options } = parsed;
   const found = findPrograms(TAG, PROGRAMS);
   const machine = describeMachine(REPO, PROGRAMS, found);
   const notes = [...found.notes];

@@ -30,6 +30,7 @@ import { ensurePm2, ensurePrograms, fcgiSpawnVersion, machine, pathOf, versions 
 import { costMeter, type Pool, type ReloadSample } from './servers/pool.js';
 import { disturbed } from './servers/report.js';
 import { wrk } from './servers/wrk.js';
+import { parseArguments } from './machine/arguments.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USAGE = `usage: node dist/bench/reload-under-load.js [--json PATH] [--seconds S] [--reloads N]
@@ -148,28 +149,13 @@ async function measure(c: Contender, pool: Pool, wrkPath: string, options: Optio
 }
 
 async function main(argv: string[]): Promise<number> {
-  let options: Options | undefined;
-  try {
-    options = parseOptions(argv);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseArguments(argv, parseOptions, USAGE);
+  if ('exit' in parsed) return parsed.exit;
+  const { options } = parsed;
   const log = (line: string): void => void process.stderr.write(`reload-under-load: ${line}\n`);
   const root = mkdtempSync(join(os.tmpdir(), 'fcgi-spawn-bench-reload-'));
   const ledger = new Ledger();
-  process.on('exit', () => ledger.killAllNow());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      ledger.killAllNow();
-      rmSync(root, { recursive: true, force: true });
-      process.exit(130);
-    });
-  }
+  ledger.cleanUpOnExit(root);
   const m = machine();
   try {
     const found = ensurePrograms(PROGRAMS, log);

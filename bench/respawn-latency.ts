@@ -26,6 +26,7 @@ import { Contender, strayWorkers } from './respawn/contenders.js';
 import { describeEnvironment, requirePrograms, type Programs } from './respawn/environment.js';
 import { killAndMeasure, RespawnTimeout, type RespawnSample } from './respawn/observe.js';
 import { PHASES, renderReport, summarize, type Poller, type Summary, type ToolResult } from './respawn/report.js';
+import { parseArguments } from './machine/arguments.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USAGE = `usage: node dist/bench/respawn-latency.js [KILLS] [--kills N] [--json PATH]
@@ -204,17 +205,9 @@ function results(pool: readonly Contender[], tallies: Map<Contender, Tally>): To
 }
 
 async function main(argv: string[]): Promise<number> {
-  let options: Options | undefined;
-  try {
-    options = parseOptions(argv);
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
-    return 2;
-  }
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseArguments(argv, parseOptions, USAGE);
+  if ('exit' in parsed) return parsed.exit;
+  const { options } = parsed;
   const programs = requirePrograms();
   const env = describeEnvironment(REPO, programs);
   const ports = [await freePort(), await freePort()] as const;

@@ -28,6 +28,7 @@ import { costMeter, type Pool } from './servers/pool.js';
 import { ensurePm2, ensurePrograms, fcgiSpawnVersion, machine, pathOf, versions } from './servers/programs.js';
 import { disturbed } from './servers/report.js';
 import { wrk } from './servers/wrk.js';
+import { parseArguments } from './machine/arguments.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USAGE = `usage: node dist/bench/throughput.js [--json PATH] [--seconds S] [--rounds N] [--connections N]
@@ -153,28 +154,13 @@ async function runGroup(group: Group, root: string, ledger: Ledger, wrkPath: str
 }
 
 async function main(argv: string[]): Promise<number> {
-  let options: Options | undefined;
-  try {
-    options = parseOptions(argv);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseArguments(argv, parseOptions, USAGE);
+  if ('exit' in parsed) return parsed.exit;
+  const { options } = parsed;
   const log = (line: string): void => void process.stderr.write(`throughput: ${line}\n`);
   const root = mkdtempSync(join(os.tmpdir(), 'fcgi-spawn-bench-throughput-'));
   const ledger = new Ledger();
-  process.on('exit', () => ledger.killAllNow());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      ledger.killAllNow();
-      rmSync(root, { recursive: true, force: true });
-      process.exit(130);
-    });
-  }
+  ledger.cleanUpOnExit(root);
   const m = machine();
   try {
     const found = ensurePrograms(PROGRAMS, log);

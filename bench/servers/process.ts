@@ -5,7 +5,7 @@
  * that the end of a run can prove none is left, and kill by pid whatever is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readSync, watch } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, watch, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { allProcesses } from '../../src/os/proc.js';
@@ -187,6 +187,18 @@ export function signalPid(pid: number, name: NodeJS.Signals): void {
 /** Every process a benchmark is answerable for. */
 export class Ledger {
   private readonly entries = new Map<number, { startTime: number; label: string; leader: boolean }>();
+
+  /** On exit, Ctrl-C or TERM: every recorded process killed, the scratch directory removed. */
+  cleanUpOnExit(scratch: string): void {
+    process.on('exit', () => this.killAllNow());
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        this.killAllNow();
+        rmSync(scratch, { recursive: true, force: true });
+        process.exit(130);
+      });
+    }
+  }
 
   /** Every pid recorded (alive or not). */
   pids(): number[] {
