@@ -9,12 +9,9 @@ import { parseSize } from '../log/size.js';
 import type { SupervisorLogFormat } from '../log/supervisor-log.js';
 import { WORKER_LOG_FORMATS, type WorkerLogFormat } from '../log/worker-line-format.js';
 import { InvalidValueError, parseChoice, parseInteger } from './values.js';
+import type { WorkerLogTarget } from './types.js';
 
-/** Where worker output goes: captured into a file, inherited (our stdout and stderr), or /dev/null. */
-export type WorkerLogTarget =
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'inherit' }
-  | { readonly kind: 'none' };
+export type { WorkerLogTarget } from './types.js';
 
 export interface RawLogOptions {
   readonly logLevel?: string;

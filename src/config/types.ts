@@ -1,0 +1,93 @@
+/**
+ * What a configuration is once parsed and resolved: one supervisor and its pools. Flags and files
+ * both end here (config/ builds it, once, at the edge); everything after reads these readonly,
+ * complete types and never a raw option again. A generation of a pool keeps the PoolConfig it was
+ * started with, so a respawn after a rolled-back reload runs what that generation ran.
+ */
+import type { BlockingMode } from '../core/policy.js';
+import type { LogLevel } from '../log/logger.js';
+import type { SupervisorLogFormat } from '../log/supervisor-log.js';
+import type { WorkerLogFormat } from '../log/worker-line-format.js';
+import type { ListenAddress } from '../os/sockaddr.js';
+
+/** Where worker output goes: captured into a file, inherited (ours), or /dev/null. */
+export type WorkerLogTarget =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'inherit' }
+  | { readonly kind: 'none' };
+
+export interface WorkerIdentity {
+  readonly uid: number;
+  readonly gid: number;
+  /** The passwd name whose groups initgroups() gives the worker, when the uid has one. */
+  readonly userName?: string;
+}
+
+/** One pool: a socket, N workers of one program, their logs. */
+export interface PoolConfig {
+  /** Unique in the instance; `default` for a pool from flags alone. */
+  readonly name: string;
+  readonly address: ListenAddress;
+  readonly backlog: number;
+  readonly socketMode: number;
+  readonly socketUid?: number;
+  readonly socketGid?: number;
+  readonly workers: number;
+  /** As given (argv[0]); programPath is where it was found at this load. */
+  readonly program: string;
+  readonly programPath: string;
+  readonly args: readonly string[];
+  /** The workers' whole environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Real path, resolved at every load (a deploy that swaps a `current` symlink then reloads runs the new release). */
+  readonly cwd: string;
+  readonly identity?: WorkerIdentity;
+  readonly umask?: number;
+  readonly fd: 0 | 3;
+  readonly blocking: BlockingMode;
+  readonly startRetries: number;
+  readonly startTimeoutMs: number;
+  readonly startSecsMs: number;
+  readonly stopSignal: NodeJS.Signals;
+  readonly stopTimeoutMs: number;
+  readonly gracefulTimeoutMs: number;
+  readonly steerGraceMs: number;
+  /** Undefined: the mode's default (inherit in the foreground, the instance's worker log file as a daemon). */
+  readonly workerLog?: WorkerLogTarget;
+  readonly workerLogFormat?: WorkerLogFormat;
+  /** Paths whose change reloads this pool (watch.ts), with gitignore-style patterns to ignore. */
+  readonly watch: readonly string[];
+  readonly watchIgnore: readonly string[];
+  readonly watchDebounceMs: number;
+  /** uWSGI's touch-reload: a change of this file reloads the pool. */
+  readonly touchReload?: string;
+}
+
+/** The supervisor: its name, its own log, how it runs. */
+export interface SupervisorConfig {
+  /** Instance name: --name, else the file's `name`, else the config file's base name, else derived from the first pool's address. */
+  readonly name: string;
+  readonly daemon: boolean;
+  /** This process is the daemon started by `start` (internal). */
+  readonly daemonized: boolean;
+  readonly extraPidfile?: string;
+  readonly logLevel: LogLevel;
+  /** Absolute path; undefined: the mode's default (stderr in the foreground). */
+  readonly logFile?: string;
+  readonly logFormat: SupervisorLogFormat;
+  /** Bytes; undefined: no size rotation. Applies to every log file. */
+  readonly logMaxSize?: number;
+  readonly logMaxFiles?: number;
+  /** Reload when the config file (or an included one) changes. */
+  readonly watchConfig: boolean;
+  /** The config file loaded, absolute; undefined when everything came from flags. */
+  readonly configFile?: string;
+  /** Every file read to build this configuration (the config file and its includes): what watch-config watches. */
+  readonly sourceFiles: readonly string[];
+}
+
+export interface Configuration {
+  readonly supervisor: SupervisorConfig;
+  /** At least one; names and addresses unique. */
+  readonly pools: readonly PoolConfig[];
+}
