@@ -2,8 +2,14 @@
  * `fcgi-spawn start`: parse, cross-check, bind, spawn, supervise — in the order things happen.
  * Start-up fails fast with the exit code of the problem; once running, the supervisor keeps serving.
  */
-import { buildStartConfig, type RawStartOptions, type StartConfig } from '../config/start-config.js';
+import type { Flags } from '../config/flags.js';
+import { remoteWarnings } from '../config/listen.js';
+import { loadConfiguration } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
+import type { StartConfig } from '../config/start-config.js';
+import type { Configuration } from '../config/types.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
+import { configFailure } from './config-error.js';
 import { openLogs, type Logs } from '../log/setup.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
 import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
@@ -59,20 +65,23 @@ export function openSocket(config: StartConfig): ListenSocket {
   }
 }
 
+/** The pool's configuration carries the policy's fields under the same names; the rest is what only now can tell. */
 export function poolPolicy(config: StartConfig): PoolPolicy {
-  return {
-    workers: config.workers,
-    startRetries: config.startRetries,
-    startSecsMs: config.startSecsMs,
-    startTimeoutMs: config.startTimeoutMs,
-    procReadiness: canObserveSyscalls(),
-    stopSignal: config.stopSignal,
-    stopTimeoutMs: config.stopTimeoutMs,
-    blockingMode: config.blocking,
-    gracefulTimeoutMs: config.gracefulTimeoutMs,
-    steerGraceMs: config.steerGraceMs,
-    unixSocket: config.address.kind === 'unix',
-  };
+  return { ...config, blockingMode: config.blocking, procReadiness: canObserveSyscalls(), unixSocket: config.address.kind === 'unix' };
+}
+
+/**
+ * TEMPORARY ADAPTER, until the pool runtime lands: the runtime still serves one pool from the flat StartConfig.
+ * A Configuration of one pool becomes that; several are refused rather than half served.
+ */
+function onePoolStartConfig(configuration: Configuration): StartConfig {
+  const [pool, ...more] = configuration.pools;
+  if (pool === undefined || more.length > 0) {
+    const names = configuration.pools.map((p) => p.name).join(', ');
+    throw new CliError(`${configuration.pools.length} pools (${names}): several pools need the pool runtime, which this version does not have yet; start one pool per instance`, START_EXIT.usage);
+  }
+  const { name: _poolName, ...settings } = pool;
+  return { ...settings, ...configuration.supervisor };
 }
 
 /** Where a daemon logs when no --log-file/--worker-log is given. */
@@ -110,13 +119,14 @@ async function openInstanceLogs(config: StartConfig, euid: number): Promise<Logs
 }
 
 /** The foreground pool, or the daemon's: claim the name, bind, serve until stopped. */
-async function runPool(config: StartConfig, argv: readonly string[], onReady: () => void): Promise<number> {
+async function runPool(config: StartConfig, warnings: readonly string[], argv: readonly string[], onReady: () => void): Promise<number> {
   const euid = process.geteuid?.() ?? -1;
   if (config.daemonized) detachFromLauncher();
   // Workers get the socket and their stdio, nothing else we happened to inherit.
   closeInheritedOnExec();
   // Logs first: a log directory that is missing or read-only fails start-up (exit 2) before anything is bound.
   const logs = await openInstanceLogs(config, euid);
+  for (const warning of warnings) logs.logger.log('warn', warning);
   try {
     const claimed = await claimInstance({ name: config.name, env: process.env, euid, stopSignal: config.stopSignal, stopTimeoutMs: config.stopTimeoutMs, logger: logs.logger });
     const instance = new PublishedInstance(claimed, {
@@ -160,18 +170,31 @@ function recordedArguments(argv: readonly string[]): string[] {
   return argv.filter((arg) => arg !== DAEMON_FLAG);
 }
 
-export async function runStart(raw: RawStartOptions, command: readonly string[], argv: readonly string[] = []): Promise<number> {
-  const config = buildStartConfig(raw, command, { cwd: process.cwd(), env: process.env, euid: process.geteuid?.() ?? -1 });
+async function loadStartConfiguration(flags: Flags, command: readonly string[], configPath: string | undefined): Promise<Configuration> {
+  try {
+    return await loadConfiguration({ flags, command, ...(configPath !== undefined ? { configPath } : {}), cwd: process.cwd(), env: process.env, euid: process.geteuid?.() ?? -1 });
+  } catch (error) {
+    throw error instanceof ConfigError ? configFailure(error) : error;
+  }
+}
+
+/** `flags`: what commander collected for the table's options (given ones only); `configPath`: --config. */
+export async function runStart(flags: Flags, command: readonly string[], argv: readonly string[] = [], configPath?: string): Promise<number> {
+  const configuration = await loadStartConfiguration(flags, command, configPath);
+  const config = onePoolStartConfig(configuration);
+  const warnings = remoteWarnings(configuration);
   if (config.daemonized) {
     try {
-      return await runPool(config, recordedArguments(argv), () => reportToLauncher({ ok: true, pid: process.pid, name: config.name, address: formatAddress(config.address) }));
+      return await runPool(config, warnings, recordedArguments(argv), () => reportToLauncher({ ok: true, pid: process.pid, name: config.name, address: formatAddress(config.address) }));
     } catch (error) {
       const code = error instanceof CliError ? error.exitCode : START_EXIT.runtimeFailure;
       reportToLauncher({ ok: false, code, message: describeError(error) });
       throw error;
     }
   }
-  if (!config.daemon) return runPool(config, recordedArguments(argv), () => undefined);
+  if (!config.daemon) return runPool(config, warnings, recordedArguments(argv), () => undefined);
+  // The daemon logs them to its file; the person who started it sees them here.
+  for (const warning of warnings) process.stderr.write(`fcgi-spawn: warning: ${warning}\n`);
   // Checked above in this process, so a usage error never starts a daemon; the daemon checks again.
   const handshake = await launchDaemon(process.argv[1] as string, recordedArguments(argv));
   if (!handshake.ok) throw new CliError(handshake.message, handshake.code);

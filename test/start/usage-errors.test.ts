@@ -13,7 +13,7 @@ const ALLOW_ROOT = process.geteuid?.() === 0 ? ['--allow-root'] : [];
 const cases: ReadonlyArray<{ name: string; args: string[]; code: number; message: RegExp }> = [
   { name: 'port out of range', args: ['-p', '70000'], code: 2, message: /invalid --port '70000': expected an integer from 1 to 65535/ },
   { name: 'port not a number', args: ['-p', '90x'], code: 2, message: /invalid --port '90x'/ },
-  { name: 'bad address', args: ['-a', 'example.com', '-p', '9000'], code: 2, message: /invalid address 'example.com': expected an IPv4 or IPv6 literal/ },
+  { name: 'bad address', args: ['-a', 'example.com', '-p', '9000'], code: 2, message: /invalid --address 'example.com': expected an IPv4 or IPv6 literal/ },
   { name: 'no address', args: [], code: 2, message: /no address to bind: pass -p PORT/ },
   { name: 'socket and port', args: ['-s', '/tmp/x.sock', '-p', '9000'], code: 2, message: /exclude each other/ },
   { name: 'bad workers', args: ['-p', '9000', '-F', '0'], code: 2, message: /invalid --workers '0': expected an integer from 1 to 4096/ },
