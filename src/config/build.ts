@@ -43,6 +43,8 @@ interface PoolSource {
 }
 
 const POOL_KEYS = optionsOf('pool', { file: true });
+/** The names cosmiconfig searches for say nothing about the instance: its name then comes from the address. */
+const SEARCHED_NAME = /^(package\.json|\.fcgi-spawnrc(\..*)?|fcgi-spawn\.config\..*)$/;
 const SUPERVISOR_KEYS = optionsOf('supervisor', { file: true });
 
 function checked(problems: Problems, loaded: LoadedFile, which: 'file' | 'included'): Readonly<Record<string, unknown>> | undefined {
@@ -83,10 +85,9 @@ function collide(a: ListenAddress, b: ListenAddress): boolean {
   return a.port === b.port && (a.host === b.host || wildcard(a.host) || wildcard(b.host));
 }
 
-function crossCheck(pools: readonly PoolConfig[], sources: readonly PoolSource[], problems: Problems): void {
-  pools.forEach((pool, index) => {
-    const source = sources.find((s) => s.name === pool.name) as PoolSource;
-    const earlier = pools.slice(0, index).find((other) => collide(other.address, pool.address));
+function crossCheck(resolved: readonly { pool: PoolConfig; source: PoolSource }[], problems: Problems): void {
+  resolved.forEach(({ pool, source }, index) => {
+    const earlier = resolved.slice(0, index).find((other) => collide(other.pool.address, pool.address))?.pool;
     if (earlier) {
       const origin = new Values(source.layers).origin('listen');
       problems.add(origin, `${label(origin)} ${quote(formatAddress(pool.address))} collides with pool ${earlier.name}'s ${formatAddress(earlier.address)}: each pool needs an address of its own`);
@@ -109,7 +110,7 @@ function instanceName(values: Values, sources: Sources, pools: readonly PoolConf
   };
   if (given) return check(given.value, given.origin, 'name');
   const file = sources.main?.file;
-  if (file !== undefined && basename(file) !== 'package.json') return check(basename(file, extname(file)), undefined, "the config file's name");
+  if (file !== undefined && !SEARCHED_NAME.test(basename(file))) return check(basename(file, extname(file)), undefined, "the config file's name");
   const first = pools[0];
   return first ? defaultName(first.address) : undefined;
 }
@@ -153,11 +154,13 @@ export function buildConfiguration(inputs: BuildInputs, sources: Sources): Confi
     if (seen.has(pool.name) && pool.origin) problems.add(pool.origin, `two pools are named ${quote(pool.name)}: pool names must be unique`);
     seen.add(pool.name);
   }
-  const resolved = pools.map((pool) =>
-    resolvePool(new Values(pool.layers), { name: pool.name, ...(pool.origin ? { origin: pool.origin } : {}), cwd: inputs.cwd, env: inputs.env, euid: inputs.euid }, problems),
-  );
-  const complete = resolved.filter((pool): pool is PoolConfig => pool !== undefined);
-  crossCheck(complete, pools, problems);
+  const resolved = pools.flatMap((source) => {
+    const context = { name: source.name, ...(source.origin ? { origin: source.origin } : {}), cwd: inputs.cwd, env: inputs.env, euid: inputs.euid };
+    const pool = resolvePool(new Values(source.layers), context, problems);
+    return pool ? [{ pool, source }] : [];
+  });
+  crossCheck(resolved, problems);
+  const complete = resolved.map(({ pool }) => pool);
   const supervisor = supervisorConfig(new Values(supervisorLayers), sources, complete, problems);
   problems.throwIfAny();
   return { supervisor: supervisor as SupervisorConfig, pools: complete };

@@ -25,8 +25,10 @@ if (typeof value === 'function') value = await value();
 process.stdout.write(JSON.stringify(value === undefined ? null : value));
 `;
 
-function lastLine(text: string): string {
-  return text.trim().split('\n').filter((line) => line.trim() !== '').pop()?.trim() ?? '';
+/** Node's report of an uncaught error: the source line, a caret, `Error: …`, the stack, `Node.js v20…`. */
+function errorLine(text: string): string {
+  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('at ') && !/^Node\.js v\d/.test(line));
+  return lines.find((line) => /^[\w.]*(Error|Exception)\b/.test(line)) ?? lines.pop() ?? '';
 }
 
 /** The file's default export as plain data (what JSON can carry). */
@@ -41,7 +43,7 @@ export function evaluateJsConfig(file: string, env: NodeJS.ProcessEnv): Promise<
         if (error) {
           const timedOut = error.killed === true && error.signal === 'SIGKILL';
           if (timedOut) return fail(`unable to evaluate the JS config: it did not finish within ${TIMEOUT_MS / 1000}s`);
-          return fail(`unable to evaluate the JS config: ${lastLine(stderr) || error.message.split('\n')[0]}`);
+          return fail(`unable to evaluate the JS config: ${errorLine(stderr) || error.message.split('\n')[0]}`);
         }
         try {
           resolve(JSON.parse(stdout) as unknown);
