@@ -18,7 +18,7 @@ export function flagsAsYaml(flags: Flags, command: readonly string[], cwd: strin
     Object.fromEntries(names.filter((name) => layer.values.has(name)).map((name) => [name, fileValue(name, layer.values.get(name))]));
   const supervisor = pick(optionsOf('supervisor', { file: true }));
   const pool = pick(optionsOf('pool', { file: true }));
-  return header + stringify({ ...supervisor, pools: [{ name: 'default', ...pool }] });
+  return header + stringify({ ...supervisor, pools: [{ name: 'default', ...pool }] }, { aliasDuplicateObjects: false });
 }
 
 /** The variables a pool sets or changes, not the ones it inherits unchanged (which may be many, and secret). */
@@ -58,5 +58,5 @@ export function describeConfiguration(configuration: Configuration, inherited: N
   const described: Record<string, unknown> = { name: supervisor.name, ...fileKeys('supervisor', supervisor) };
   if (supervisor.configFile !== undefined) described['config-file'] = supervisor.configFile;
   if (supervisor.sourceFiles.length > 1) described['source-files'] = supervisor.sourceFiles;
-  return stringify({ ...described, pools: configuration.pools.map((pool) => describePool(pool, inherited)) });
+  return stringify({ ...described, pools: configuration.pools.map((pool) => describePool(pool, inherited)) }, { aliasDuplicateObjects: false });
 }
