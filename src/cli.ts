@@ -12,7 +12,6 @@ const { Command, CommanderError, Option } = require('commander') as typeof impor
 type Command = CommandType;
 const VERSION = (require('../../package.json') as { version: string }).version;
 import { CliError } from './errors.js';
-import { attributeOf, flagsOf, OPTION_NAMES, option } from './config/options.js';
 import { addSelectorOptions } from './commands/selector-options.js';
 
 const START_HELP = `
@@ -48,9 +47,16 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** The option table's flags (config/options.ts) on a command: `start` and `config print`. No defaults here:
- *  config/ applies them, after files, so that only what was typed overrides a file. */
-function addTableOptions(command: Command): Command {
+type OptionTable = typeof import('./config/options.js');
+
+/**
+ * The option table's flags (config/options.ts) on a command: `start` and `config print`. No defaults here:
+ * config/ applies them, after files, so that only what was typed overrides a file. Without the table (a command
+ * that does not use it: status, stop, … load nothing of it) the command gets none.
+ */
+function addTableOptions(command: Command, table: OptionTable | undefined): Command {
+  if (table === undefined) return command;
+  const { OPTION_NAMES, flagsOf, option } = table;
   for (const name of OPTION_NAMES) {
     const spec = option(name);
     const flags = flagsOf(name);
@@ -65,14 +71,14 @@ function addTableOptions(command: Command): Command {
 }
 
 /** The table's values commander collected from the command line, by attribute; defaults (--no-daemon's) left out. */
-function typedFlags(command: Command): Record<string, unknown> {
+function typedFlags(command: Command, table: OptionTable): Record<string, unknown> {
   const values = command.opts();
-  const typed = OPTION_NAMES.map(attributeOf).filter((key) => values[key] !== undefined && command.getOptionValueSource(key) === 'cli');
+  const typed = table.OPTION_NAMES.map(table.attributeOf).filter((key) => values[key] !== undefined && command.getOptionValueSource(key) === 'cli');
   return Object.fromEntries(typed.map((key) => [key, values[key]]));
 }
 
-function startCommand(run: (code: Promise<number>) => void, argv: readonly string[]): Command {
-  const command = addTableOptions(oneLineErrors(new Command('start')))
+function startCommand(run: (code: Promise<number>) => void, argv: readonly string[], table: OptionTable | undefined): Command {
+  const command = addTableOptions(oneLineErrors(new Command('start')), table)
     .description('bind the socket and run N workers on it, respawning them when they die')
     .argument('[command...]', 'the worker program and its arguments (after --); in a config file: command')
     .option('--config <file>', 'read this config file (YAML, JSON, .js/.mjs/.cjs); default: FCGI_SPAWN_CONFIG, else .fcgi-spawnrc* or fcgi-spawn.config.* here')
@@ -81,11 +87,11 @@ function startCommand(run: (code: Promise<number>) => void, argv: readonly strin
   const startArguments = argv.slice(argv.indexOf('start') + 1);
   return command.action(async (words: string[], options: { config?: string }) => {
     const { runStart } = await import('./commands/start.js');
-    run(runStart(typedFlags(command), words, startArguments, options.config));
+    run(runStart(typedFlags(command, table as OptionTable), words, startArguments, options.config));
   });
 }
 
-function configCommand(run: (code: Promise<number>) => void): Command {
+function configCommand(run: (code: Promise<number>) => void, table: OptionTable | undefined): Command {
   const config = oneLineErrors(new Command('config')).description('check, convert and describe configuration files').enablePositionalOptions();
   const check = oneLineErrors(new Command('check'))
     .description('validate a configuration (programs, users, addresses) and print it as resolved; exit 0, or 2 with every error')
@@ -100,13 +106,13 @@ function configCommand(run: (code: Promise<number>) => void): Command {
       const { runConfigSchema } = await import('./commands/config.js');
       run(runConfigSchema());
     });
-  const print = addTableOptions(oneLineErrors(new Command('print')))
+  const print = addTableOptions(oneLineErrors(new Command('print')), table)
     .description("print the config file that means the same as start's options (the way from a flag line to a file)")
     .argument('[command...]', 'the worker program and its arguments (after --)')
     .passThroughOptions()
     .action(async (words: string[]) => {
       const { runConfigPrint } = await import('./commands/config.js');
-      run(runConfigPrint(typedFlags(print), words));
+      run(runConfigPrint(typedFlags(print, table as OptionTable), words));
     });
   return config.addCommand(check).addCommand(schema).addCommand(print);
 }
@@ -216,6 +222,9 @@ async function request(selector: SelectorOptions, message: import('./control/pro
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // The subcommand is the first word (the program's own options are only -h and -V). Only start and config
+  // (and help for them) need the option table: scripts run status and stop many times a minute.
+  const table = ['start', 'config', 'help'].includes(argv[0] ?? '') ? await import('./config/options.js') : undefined;
   let pending: Promise<number> | undefined;
   const run = (code: Promise<number>): void => {
     pending = code;
@@ -224,8 +233,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('A FastCGI process supervisor: binds the socket, runs N workers on it, respawns them.')
     .version(VERSION, '-V, --version')
     .enablePositionalOptions()
-    .addCommand(startCommand(run, argv))
-    .addCommand(configCommand(run))
+    .addCommand(startCommand(run, argv, table))
+    .addCommand(configCommand(run, table))
     .addCommand(probeCommand(run));
   for (const command of controlCommands(run)) program.addCommand(command);
   try {
