@@ -229,8 +229,9 @@ test('reopen-logs after logrotate moved the log: new lines go to the new file', 
 test('a stop that has to SIGKILL leaves no pidfile, record, control socket or socket file behind', async (t) => {
   const box = sandbox(t);
   const path = join(box.dir, 'stuck.sock');
-  // A worker that ignores the stop signal (SIG_IGN survives exec; the responder sets no TERM handler of its own).
-  const ignoringTerm = ['/bin/sh', '-c', 'trap "" TERM; exec "$0" "$@"', process.execPath, RESPONDER];
+  // A worker that ignores the stop signal: the responder, with its graceful TERM handler replaced by nothing.
+  const ignore = "await import(process.argv[1]); process.removeAllListeners('SIGTERM'); process.on('SIGTERM', () => {});";
+  const ignoringTerm = [process.execPath, '--input-type=module', '-e', ignore, RESPONDER];
   assert.equal((await box.cli(['start', '--name', 'stuck', '-s', path, '--stop-timeout', '30', ...ROOT_FLAG, '--', ...ignoringTerm])).code, 0);
   const stop = await box.cli(['stop', '--name', 'stuck', '--timeout', '1']);
   assert.equal(stop.code, 1, stop.stdout);
