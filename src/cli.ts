@@ -120,19 +120,27 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       const { runStop } = await import('./commands/stop.js');
       run(runStop(options, options));
     });
-  const status = addSelectorOptions(instanceCommand('status', 'show an instance, its socket and its workers', STATUS_HELP))
+  const status = addSelectorOptions(instanceCommand('status', 'show an instance, its pools and their workers', STATUS_HELP))
     .option('--json', 'one JSON object')
-    .action(async (options: SelectorOptions & { json?: boolean }) => {
+    .option('--pool <name>', 'only this pool')
+    .action(async (options: SelectorOptions & { json?: boolean; pool?: string }) => {
       const { runStatus } = await import('./commands/status.js');
       run(runStatus(options, options));
     });
-  const reload = addSelectorOptions(instanceCommand('reload', 'start new workers, steer new connections to them, retire the old ones without a drop', REQUEST_HELP))
+  const reload = addSelectorOptions(instanceCommand('reload', 're-read the configuration; every pool (or --pool) gets new workers, steered to once ready, the old retired without a drop', REQUEST_HELP))
+    .option('--pool <name>', 'only this pool')
     .option('--timeout <secs>', 'give up waiting after this long', '300')
-    .action(async (options: SelectorOptions & { timeout: string }) => run(request(options, { command: 'reload' }, options.timeout)));
-  const scale = addSelectorOptions(instanceCommand('scale', 'change the number of workers', REQUEST_HELP))
+    .action(async (options: SelectorOptions & { timeout: string; pool?: string }) =>
+      run(request(options, { command: 'reload', ...(options.pool !== undefined ? { pool: options.pool } : {}) }, options.timeout)),
+    );
+  const update = addSelectorOptions(instanceCommand('update', 're-read the configuration and apply only what changed: add, remove, scale or reload those pools', REQUEST_HELP))
+    .option('--timeout <secs>', 'give up waiting after this long', '300')
+    .action(async (options: SelectorOptions & { timeout: string }) => run(request(options, { command: 'update' }, options.timeout)));
+  const scale = addSelectorOptions(instanceCommand('scale', 'change the number of workers of a pool', REQUEST_HELP))
     .argument('<workers>', 'the number of workers wanted (1-4096)')
+    .option('--pool <name>', 'the pool (may be left out when there is one)')
     .option('--timeout <secs>', 'give up waiting after this long', '300')
-    .action(async (workers: string, options: SelectorOptions & { timeout: string }) => {
+    .action(async (workers: string, options: SelectorOptions & { timeout: string; pool?: string }) => {
       const { parseInteger } = await import('./config/values.js');
       const count = (() => {
         try {
@@ -141,7 +149,7 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
           throw new CliError((error as Error).message, 2);
         }
       })();
-      run(request(options, { command: 'scale', workers: count }, options.timeout));
+      run(request(options, { command: 'scale', workers: count, ...(options.pool !== undefined ? { pool: options.pool } : {}) }, options.timeout));
     });
   const reopen = addSelectorOptions(instanceCommand('reopen-logs', 'reopen log files (after logrotate moved them)', REQUEST_HELP))
     .action(async (options: SelectorOptions) => run(request(options, { command: 'reopen-logs' }, '10')));
@@ -158,7 +166,7 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       const { runList } = await import('./commands/list.js');
       run(Promise.resolve(runList(options)));
     });
-  return [stop, status, reload, scale, reopen, restart, list];
+  return [stop, status, reload, update, scale, reopen, restart, list];
 }
 
 async function request(selector: SelectorOptions, message: import('./control/protocol.js').ControlRequest, timeout: string): Promise<number> {

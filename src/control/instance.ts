@@ -66,6 +66,7 @@ export interface PublishOptions {
 
 export class PublishedInstance {
   private workers: readonly ProcessIdentity[] = [];
+  private pools: readonly { readonly name: string; readonly address: string }[] = [];
   private readonly base: Omit<InstanceRecord, 'workers'>;
 
   constructor(
@@ -101,6 +102,14 @@ export class PublishedInstance {
     this.writeRecord();
   }
 
+  /** Every pool's name and address, so `-p`/`-s` find the instance that holds an address. */
+  setPools(pools: readonly { readonly name: string; readonly address: string }[]): void {
+    const same = pools.length === this.pools.length && pools.every((p, i) => p.name === this.pools[i]?.name && p.address === this.pools[i]?.address);
+    if (same) return;
+    this.pools = pools;
+    this.writeRecord();
+  }
+
   remove(): void {
     // Remove only what still names us: a new instance may already have taken the name.
     if (readPidFile(this.claimed.paths.pidfile) === process.pid) removeQuietly(this.claimed.paths.pidfile);
@@ -110,6 +119,6 @@ export class PublishedInstance {
   }
 
   private writeRecord(): void {
-    writeRecord(this.claimed.paths.record, { ...this.base, workers: this.workers });
+    writeRecord(this.claimed.paths.record, { ...this.base, pools: this.pools, workers: this.workers });
   }
 }

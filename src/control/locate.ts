@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultName, instancePaths, runDirectory, validateName, type InstancePaths, type RunContext } from './run-dir.js';
 import { readPidFile } from './files.js';
+import { formatAddress } from '../os/sockaddr.js';
 import { isSameProcess, readRecord, type InstanceRecord } from './record.js';
 
 export interface InstanceSelector {
@@ -77,10 +78,27 @@ export function locateInstance(selector: InstanceSelector, context: RunContext &
     }
   }
   if (name === undefined) throw new SelectorError('which instance? pass --name NAME, -p PORT (with -a ADDRESS), -s PATH or -P PIDFILE');
+  if (selector.name === undefined && selector.pidfile === undefined) name = holderOf(dir, addressFrom(selector, context.cwd)) ?? name;
   const paths = instancePaths(dir, name);
   const record = readRecord(paths.record);
   const pid = pidFromExtraFile ?? readPidFile(paths.pidfile);
   return { name, paths, ...(record ? { record } : {}), status: stateOf(record, pid) };
+}
+
+function addressFrom(selector: InstanceSelector, cwd: string): string | undefined {
+  if (selector.socket !== undefined) return resolve(cwd, selector.socket);
+  if (selector.port === undefined) return undefined;
+  return formatAddress({ kind: 'tcp', host: selector.address ?? '127.0.0.1', port: Number(selector.port) });
+}
+
+/**
+ * The instance whose record lists a pool on this address (an instance named by its config file has
+ * several pools, and a name not derived from any of them). The derived name's own record wins.
+ */
+function holderOf(dir: string, address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  const records = listRecords(dir).filter((record) => record.address === address || record.pools?.some((pool) => pool.address === address));
+  return (records.find((record) => isSameProcess(record.supervisor)) ?? records[0])?.name;
 }
 
 /** The record that wrote this very pidfile (-P) and still has its pid: a recycled pid alone proves nothing. */

@@ -16,7 +16,9 @@ export interface ProcessIdentity {
 export interface InstanceRecord {
   readonly name: string;
   readonly supervisor: ProcessIdentity;
+  /** The first pool's address (every pool's is in `pools`). */
   readonly address: string;
+  readonly pools?: readonly { readonly name: string; readonly address: string }[];
   readonly startedAt: string;
   /** `start` arguments as given (without the internal daemon flag). */
   readonly argv: readonly string[];

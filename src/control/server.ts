@@ -15,13 +15,15 @@ function parse(line: string): ControlRequest | undefined {
     const request = JSON.parse(line) as ControlRequest;
     switch (request.command) {
       case 'status':
-      case 'reload':
+      case 'update':
       case 'reopen-logs':
         return request;
+      case 'reload':
+        return request.pool === undefined || typeof request.pool === 'string' ? request : undefined;
       case 'stop':
         return typeof request.graceful === 'boolean' ? request : undefined;
       case 'scale':
-        return Number.isInteger(request.workers) && request.workers >= 1 && request.workers <= 4096 ? request : undefined;
+        return Number.isInteger(request.workers) && request.workers >= 1 && request.workers <= 4096 && (request.pool === undefined || typeof request.pool === 'string') ? request : undefined;
       default:
         return undefined;
     }

@@ -4,6 +4,7 @@
  * reconcile() decides.
  */
 import type { Listening } from '../os/proc.js';
+import type { PoolPolicy } from './policy.js';
 
 export type SupervisorSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP' | 'SIGUSR1' | 'SIGTTIN' | 'SIGTTOU';
 
@@ -29,8 +30,9 @@ export type Event =
   | { readonly type: 'start' }
   | { readonly type: 'signal'; readonly signal: SupervisorSignal }
   | { readonly type: 'stop'; readonly graceful: boolean }
-  | { readonly type: 'reload'; readonly requestId?: number }
-  | { readonly type: 'scale'; readonly workers: number; readonly requestId?: number }
+  /** A new generation; with a policy, the pool's new settings (a reloaded configuration) apply from now on. */
+  | { readonly type: 'reload'; readonly requestId?: number; readonly policy?: PoolPolicy }
+  | { readonly type: 'scale'; readonly workers: number; readonly requestId?: number; readonly policy?: PoolPolicy }
   | { readonly type: 'generation-opened'; readonly generation: number }
   | { readonly type: 'generation-failed'; readonly generation: number; readonly reason: string }
   | { readonly type: 'spawned'; readonly generation: number; readonly slot: number; readonly pid: number }

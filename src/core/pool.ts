@@ -14,7 +14,7 @@ import { convergeGeneration, type Mode } from './converge.js';
 import { applyDrainStatus } from './drain.js';
 import { exited, failedStart, seenListening, spawned } from './slot-events.js';
 import { hasProcess, type SlotWithProcess } from './slot.js';
-import type { PoolPolicy } from './policy.js';
+import { MAX_WORKERS, type PoolPolicy } from './policy.js';
 
 export type { BlockingMode, PoolPolicy } from './policy.js';
 export { initialPoolState, servingGeneration, type PoolPhase, type PoolState, type Reload } from './pool-state.js';
@@ -74,9 +74,9 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
     case 'stop':
       return event.graceful ? quit(state, now, effects) : stopNow(state, 'stop requested', now, effects);
     case 'reload':
-      return requestReload(state, event.requestId, now, effects);
+      return requestReload(withPolicy(state, event.policy), event.requestId, now, effects);
     case 'scale':
-      return scale(state, event.workers, event.requestId, now, effects);
+      return scale(withPolicy(state, event.policy), event.workers, event.requestId, now, effects);
     case 'generation-opened':
       return state.generations.some((g) => g.id === event.generation && g.phase === 'opening')
         ? replaceGeneration(state, newGeneration(event.generation, 'starting', state.desiredWorkers))
@@ -125,6 +125,16 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
   }
 }
 
+/**
+ * A reloaded configuration: its settings apply from now on; its worker count only when the file's
+ * count changed, so that a `scale` survives a reload of an unchanged file.
+ */
+function withPolicy(state: PoolState, policy: PoolPolicy | undefined): PoolState {
+  if (!policy) return state;
+  const desiredWorkers = policy.workers !== state.policy.workers ? policy.workers : state.desiredWorkers;
+  return { ...state, policy, desiredWorkers };
+}
+
 function afterFailedStart(state: PoolState, generation: Generation, slot: number, gaveUp: string | undefined, effects: Effect[]): PoolState {
   if (!gaveUp) return state;
   if (state.phase === 'starting') {
@@ -146,6 +156,10 @@ function applySignal(state: PoolState, signal: SupervisorSignal, now: number, ef
       effects.push({ type: 'reopen-logs' });
       return state;
     case 'SIGTTIN':
+      if (state.desiredWorkers >= MAX_WORKERS) {
+        effects.push({ type: 'log', level: 'warn', message: `SIGTTIN ignored: already ${state.desiredWorkers} workers, the most a pool may have` });
+        return state;
+      }
       return scale(state, state.desiredWorkers + 1, undefined, now, effects);
     case 'SIGTTOU':
       return scale(state, Math.max(1, state.desiredWorkers - 1), undefined, now, effects);
