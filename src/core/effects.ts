@@ -8,8 +8,12 @@ export type Effect =
   | { readonly type: 'spawn'; readonly generation: number; readonly slot: number }
   /** A signal to a worker's whole process group (php-cgi and fcgiwrap -c children included). */
   | { readonly type: 'signal'; readonly pgid: number; readonly signal: string }
-  /** The group leader is gone: kill what is left of its group so nothing stray holds the socket. */
-  | { readonly type: 'reap-group'; readonly pgid: number }
+  /**
+   * The group leader is gone: is anyone of its group left (a master's children exit a moment after it)?
+   * Answered by 'group-lingers' or 'group-gone'. With `signal`, that signal goes to the group first; with
+   * `force` (the stop timeout passed), SIGKILL to whoever is still there, logged.
+   */
+  | { readonly type: 'reap-group'; readonly pgid: number; readonly signal?: string; readonly force?: boolean }
   /** Look in /proc whether the worker waits on its socket; answered with a 'listening' event. */
   | { readonly type: 'probe'; readonly generation: number; readonly pid: number }
   /** Look at a draining generation's queue and workers; answered with a 'drain-status' event. */

@@ -39,6 +39,9 @@ export type Event =
   | { readonly type: 'spawn-failed'; readonly generation: number; readonly slot: number; readonly error: string }
   | { readonly type: 'exit'; readonly pid: number; readonly status: ExitStatus }
   | { readonly type: 'listening'; readonly pid: number; readonly how: Listening }
+  /** Members of a process group outlived its leader, or none is left (answers to reap-group). */
+  | { readonly type: 'group-lingers'; readonly pgid: number }
+  | { readonly type: 'group-gone'; readonly pgid: number }
   | ({ readonly type: 'drain-status'; readonly generation: number } & DrainObservation)
   | { readonly type: 'deadline' };
 

@@ -8,7 +8,7 @@
 import type { Event, SupervisorSignal } from './events.js';
 import type { Effect } from './effects.js';
 import { allReady, isEmpty, newGeneration, startDraining, type Generation } from './generation.js';
-import { replaceGeneration, type PoolState } from './pool-state.js';
+import { replaceGeneration, type Lingering, type PoolState } from './pool-state.js';
 import { beginReload, finishReloads, requestReload, rollback, scale } from './reload.js';
 import { convergeGeneration, type Mode } from './converge.js';
 import { applyDrainStatus } from './drain.js';
@@ -17,6 +17,9 @@ import { hasProcess, type SlotWithProcess } from './slot.js';
 import { MAX_WORKERS, type PoolPolicy } from './policy.js';
 
 export type { BlockingMode, PoolPolicy } from './policy.js';
+
+/** How often a group that outlived its leader is looked at again. */
+export const LINGER_CHECK_MS = 20;
 export { initialPoolState, servingGeneration, type PoolPhase, type PoolState, type Reload } from './pool-state.js';
 
 export interface Reconciled {
@@ -27,7 +30,7 @@ export interface Reconciled {
 export function reconcile(state: PoolState, event: Event, now: number): Reconciled {
   if (state.phase === 'stopped') return { state, effects: [] };
   const effects: Effect[] = [];
-  const applied = apply(state, event, now, effects);
+  const applied = watchLingering(apply(state, event, now, effects), now, effects);
   return { state: settle(converge(applied, now, effects), now, effects), effects };
 }
 
@@ -37,6 +40,7 @@ export function nextDeadline(state: PoolState): number | undefined {
   const consider = (at: number): void => {
     earliest = earliest === undefined ? at : Math.min(earliest, at);
   };
+  for (const group of state.lingering) consider(Math.min(group.checkAt, group.killAt));
   for (const generation of state.generations) {
     for (const slot of generation.slots) {
       if (slot.state === 'backoff' && state.phase !== 'stopping') consider(slot.until);
@@ -120,9 +124,37 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
       if (!generation || state.phase === 'stopping') return state;
       return replaceGeneration(state, applyDrainStatus(generation, event, { policy: state.policy, now, effects, strictStart: false }));
     }
+    case 'group-lingers': {
+      const known = state.lingering.find((group) => group.pgid === event.pgid);
+      const group = known ? { ...known, checkAt: now + LINGER_CHECK_MS } : { pgid: event.pgid, checkAt: now + LINGER_CHECK_MS, killAt: now + state.policy.stopTimeoutMs };
+      return { ...state, lingering: [...state.lingering.filter((g) => g.pgid !== event.pgid), group] };
+    }
+    case 'group-gone':
+      return { ...state, lingering: state.lingering.filter((group) => group.pgid !== event.pgid) };
     case 'deadline':
       return state;
   }
+}
+
+/**
+ * Groups that outlived their leader: looked at again every LINGER_CHECK_MS (a master's children are
+ * usually gone within milliseconds, and nothing is said), SIGKILLed (and said) at the stop timeout.
+ */
+function watchLingering(state: PoolState, now: number, effects: Effect[]): PoolState {
+  if (!state.lingering.some((group) => group.checkAt <= now || group.killAt <= now)) return state;
+  const lingering: Lingering[] = [];
+  for (const group of state.lingering) {
+    if (group.killAt <= now) {
+      effects.push({ type: 'reap-group', pgid: group.pgid, force: true });
+    } else if (group.checkAt <= now) {
+      effects.push({ type: 'reap-group', pgid: group.pgid });
+      // Until the answer comes, only the kill deadline stands.
+      lingering.push({ ...group, checkAt: group.killAt });
+    } else {
+      lingering.push(group);
+    }
+  }
+  return { ...state, lingering };
 }
 
 /**
@@ -226,7 +258,7 @@ function settle(state: PoolState, now: number, effects: Effect[]): PoolState {
     const { pendingReload, ...rest } = next;
     next = beginReload(rest, pendingReload.requestIds, now, effects);
   }
-  if ((next.phase === 'stopping' || next.phase === 'quitting') && next.generations.every(isEmpty)) {
+  if ((next.phase === 'stopping' || next.phase === 'quitting') && next.generations.every(isEmpty) && next.lingering.length === 0) {
     effects.push({
       type: 'exit',
       code: next.exitCode,

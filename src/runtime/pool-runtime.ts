@@ -76,7 +76,7 @@ export class PoolRuntime {
         signalGroup(effect.pgid, effect.signal, this.context.logger);
         return;
       case 'reap-group':
-        return this.reapGroup(effect.pgid);
+        return this.reapGroup(effect.pgid, effect.signal, effect.force === true);
       case 'probe': {
         const socket = this.sockets.get(effect.generation);
         const how = socket ? groupListeningState(effect.pid, socket.identity) : undefined;
@@ -153,12 +153,22 @@ export class PoolRuntime {
   /**
    * A group leader is gone; its children (php-cgi's, fcgiwrap -c's) would otherwise keep holding the
    * socket with nobody managing them. One kill(-pgid, 0) tells whether anyone is left, without a scan
-   * of /proc before the respawn; the pgid cannot be reused while any member is alive.
+   * of /proc before the respawn; the pgid cannot be reused while any member is alive. A master's
+   * children normally exit a moment after it: they get the stop signal and the stop timeout quietly,
+   * and only what is still there then is killed, and said.
    */
-  private reapGroup(pgid: number): void {
-    if (!signalGroup(pgid, 0, this.context.logger)) return;
-    this.log('warn', `process group ${pgid} outlived its leader: SIGKILL to what is left of it`);
-    signalGroup(pgid, 'SIGKILL', this.context.logger);
+  private reapGroup(pgid: number, signal: string | undefined, force: boolean): void {
+    if (!signalGroup(pgid, 0, this.context.logger)) {
+      this.context.report({ type: 'group-gone', pgid });
+      return;
+    }
+    if (force) {
+      this.log('warn', `process group ${pgid} outlived its leader by the stop timeout: SIGKILL to what is left of it`);
+      signalGroup(pgid, 'SIGKILL', this.context.logger);
+      return;
+    }
+    if (signal !== undefined) signalGroup(pgid, signal, this.context.logger);
+    this.context.report({ type: 'group-lingers', pgid });
   }
 }
 
