@@ -4,6 +4,11 @@
  */
 import type { LogFields, LogLevel } from '../log/logger.js';
 
+export interface FailedWorker {
+  readonly generation: number;
+  readonly slot: number;
+}
+
 export type Effect =
   | { readonly type: 'spawn'; readonly generation: number; readonly slot: number }
   /** A signal to a worker's whole process group (php-cgi and fcgiwrap -c children included). */
@@ -31,6 +36,7 @@ export type Effect =
   | { readonly type: 'reopen-logs' }
   /** Every slot became ready during start-up. */
   | { readonly type: 'started' }
-  | { readonly type: 'reload-finished'; readonly requestIds: readonly number[]; readonly ok: boolean; readonly message: string }
+  /** failedWorker: the slot whose failed starts rolled a reload back (its last stderr line tells why). */
+  | { readonly type: 'reload-finished'; readonly requestIds: readonly number[]; readonly ok: boolean; readonly message: string; readonly failedWorker?: FailedWorker }
   /** No worker is left: release the sockets and end the supervisor with this code. */
   | { readonly type: 'exit'; readonly code: number; readonly reason?: string; readonly failedSlot?: number };

@@ -172,7 +172,7 @@ function afterFailedStart(state: PoolState, generation: Generation, slot: number
   if (state.phase === 'starting') {
     return { ...state, phase: 'stopping', exitCode: 1, failure: gaveUp, failedSlot: slot };
   }
-  return rollback(state, generation.id, gaveUp, effects, false);
+  return rollback(state, generation.id, gaveUp, effects, false, slot);
 }
 
 function applySignal(state: PoolState, signal: SupervisorSignal, now: number, effects: Effect[]): PoolState {
@@ -289,7 +289,8 @@ function retire(state: PoolState, generation: Generation, effects: Effect[]): Po
   effects.push({ type: 'close-socket', generation: generation.id });
   const next = { ...state, generations: state.generations.filter((g) => g.id !== generation.id) };
   if (generation.phase === 'failing') {
-    return finishReloads(next, false, `reload failed: ${generation.failure ?? 'the new workers did not start'}; the old workers keep serving`, effects);
+    const failedWorker = generation.failedSlot !== undefined ? { generation: generation.id, slot: generation.failedSlot } : undefined;
+    return finishReloads(next, false, `reload failed: ${generation.failure ?? 'the new workers did not start'}; the old workers keep serving`, effects, false, failedWorker);
   }
   effects.push({ type: 'log', level: 'info', message: `generation ${generation.id} retired` });
   return next;

@@ -4,8 +4,12 @@
  */
 import type { Configuration, PoolConfig } from '../config/types.js';
 import type { LogFields, LogLevel } from '../log/logger.js';
-import type { Effect } from './effects.js';
+import type { Effect, FailedWorker } from './effects.js';
 import type { Event, SupervisorSignal } from './events.js';
+
+export interface PoolWorker extends FailedWorker {
+  readonly pool: string;
+}
 
 export type SupervisorEvent =
   | { readonly type: 'start' }
@@ -38,5 +42,6 @@ export type SupervisorEffect =
   | { readonly type: 'reopen-logs' }
   /** Every pool became ready during start-up. */
   | { readonly type: 'started' }
-  | { readonly type: 'request-done'; readonly requestIds: readonly number[]; readonly ok: boolean; readonly message: string }
+  /** failedWorkers: the slots whose failed starts made it fail (the runtime adds their last stderr lines). */
+  | { readonly type: 'request-done'; readonly requestIds: readonly number[]; readonly ok: boolean; readonly message: string; readonly failedWorkers?: readonly PoolWorker[] }
   | { readonly type: 'exit'; readonly code: number; readonly reason?: string; readonly failedPool?: string; readonly failedSlot?: number };

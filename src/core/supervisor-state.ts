@@ -6,6 +6,7 @@
 import type { Configuration, PoolConfig } from '../config/types.js';
 import { initialPoolState, type PoolState } from './pool-state.js';
 import { poolPolicy } from './policy.js';
+import type { PoolWorker } from './supervisor-events.js';
 
 export type SupervisorPhase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -39,6 +40,7 @@ export interface Outstanding {
   readonly waiting: readonly string[];
   readonly done: readonly string[];
   readonly failures: readonly string[];
+  readonly failedWorkers: readonly PoolWorker[];
 }
 
 export interface SupervisorState {

@@ -10,7 +10,7 @@ import type { Event } from './events.js';
 import { nextDeadline as poolDeadline, reconcile } from './pool.js';
 import { planChanges } from './configuration-diff.js';
 import { poolPolicy } from './policy.js';
-import type { SupervisorEffect, SupervisorEvent } from './supervisor-events.js';
+import type { PoolWorker, SupervisorEffect, SupervisorEvent } from './supervisor-events.js';
 import { activePool, poolEntry, replacePool, type LoadRequest, type Outstanding, type SupervisorState } from './supervisor-state.js';
 
 export { initialSupervisorState, activePool, type SupervisorState, type PoolEntry } from './supervisor-state.js';
@@ -154,7 +154,7 @@ function scalePool(state: SupervisorState, workers: number, name: string | undef
 /** A request that waits for these pools; their answers come back under its ticket. */
 function track(state: SupervisorState, requestIds: readonly number[], waiting: readonly string[]): { state: SupervisorState; ticket: number } {
   const ticket = state.nextTicket;
-  const outstanding: Outstanding = { ticket, requestIds, waiting, done: [], failures: [] };
+  const outstanding: Outstanding = { ticket, requestIds, waiting, done: [], failures: [], failedWorkers: [] };
   return { state: { ...state, nextTicket: ticket + 1, outstanding: [...state.outstanding, outstanding] }, ticket };
 }
 
@@ -236,7 +236,7 @@ function poolEffect(state: SupervisorState, key: string, effect: Effect, now: nu
     case 'started':
       return poolStarted(state, key, effects);
     case 'reload-finished':
-      return answerTickets(state, key, effect.requestIds, effect.ok, effect.message, effects);
+      return answerTickets(state, key, effect.requestIds, effect.ok, effect.message, effects, effect.failedWorker ? { pool: key, ...effect.failedWorker } : undefined);
     case 'exit':
       return poolExited(state, key, effect, now, effects);
     case 'reopen-logs':
@@ -282,12 +282,14 @@ function answerPool(state: SupervisorState, key: string, ok: boolean, message: s
   return answerTickets(state, key, tickets, ok, message, effects);
 }
 
-function answerTickets(state: SupervisorState, key: string, tickets: readonly number[], ok: boolean, message: string, effects: Effects): SupervisorState {
+function answerTickets(state: SupervisorState, key: string, tickets: readonly number[], ok: boolean, message: string, effects: Effects, failedWorker?: PoolWorker): SupervisorState {
   const name = state.pools.find((pool) => pool.key === key)?.name ?? state.opening.find((pool) => pool.key === key)?.config.name ?? key.replace(/#\d+$/, '');
   const outstanding = state.outstanding.map((o) => {
     if (!tickets.includes(o.ticket) || !o.waiting.includes(key)) return o;
-    const said = `${name}: ${message}`;
-    return { ...o, waiting: o.waiting.filter((waiting) => waiting !== key), ...(ok ? { done: [...o.done, said] } : { failures: [...o.failures, said] }) };
+    // A single pool from flags (`default`) answers as it always did, unnamed.
+    const said = name === 'default' ? message : `${name}: ${message}`;
+    const failedWorkers = failedWorker ? [...o.failedWorkers, failedWorker] : o.failedWorkers;
+    return { ...o, waiting: o.waiting.filter((waiting) => waiting !== key), failedWorkers, ...(ok ? { done: [...o.done, said] } : { failures: [...o.failures, said] }) };
   });
   return answerFinished({ ...state, outstanding }, effects);
 }
@@ -296,7 +298,7 @@ function answerFinished(state: SupervisorState, effects: Effects): SupervisorSta
   for (const o of state.outstanding.filter((o) => o.waiting.length === 0)) {
     const ok = o.failures.length === 0;
     const message = ok ? (o.done.length > 0 ? o.done.join('; ') : 'nothing to change') : o.failures.join('; ');
-    effects.push({ type: 'request-done', requestIds: o.requestIds, ok, message });
+    effects.push({ type: 'request-done', requestIds: o.requestIds, ok, message, ...(o.failedWorkers.length > 0 ? { failedWorkers: o.failedWorkers } : {}) });
   }
   return { ...state, outstanding: state.outstanding.filter((o) => o.waiting.length > 0) };
 }

@@ -58,6 +58,8 @@ export interface WorkerOutputs {
 
 /** A pool's worker output, opened for it; released when the pool is gone. */
 export interface PoolOutput extends WorkerOutputs {
+  /** Where the workers' output goes, as a person would look for it. */
+  readonly location: string;
   release(): Promise<void>;
 }
 
@@ -209,8 +211,10 @@ class OpenedLogs implements Logs {
     const format: WorkerLogFormat = target.kind === 'file' ? (pool.workerLogFormat ?? 'text') : 'raw';
     const poolName = pool.name === 'default' ? undefined : pool.name;
     let released = false;
+    const location = target.kind === 'file' ? target.path : target.kind === 'inherit' ? "the supervisor's stderr" : 'discarded (worker log none)';
     return {
       workerStdio,
+      location,
       attachWorker: (pipes, origin) => this.attach(pipes, { ...origin, ...(poolName !== undefined ? { pool: poolName } : {}) }, shared?.sink ?? null, format),
       release: async () => {
         if (released || shared === null) return;

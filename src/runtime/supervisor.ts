@@ -17,6 +17,9 @@ import { POOL_ACTS, type PoolRuntime, type PoolContext } from './pool-runtime.js
 
 useSocketPortReader(socketLocalPort);
 
+/** How long a failed reload's answer waits for its failed worker's last stderr line. */
+const OUTPUT_WAIT_MS = 500;
+
 export interface SupervisorOptions {
   readonly configuration: Configuration;
   readonly procReadiness: boolean;
@@ -155,7 +158,7 @@ export class Supervisor {
       case 'started':
         return this.options.onStarted();
       case 'request-done':
-        return this.options.onRequestDone?.(effect.requestIds, effect.ok, effect.message);
+        return this.requestDone(effect);
       case 'exit': {
         if (this.timer) clearTimeout(this.timer);
         const failedPool = effect.failedPool !== undefined ? this.released.get(effect.failedPool) : undefined;
@@ -167,6 +170,23 @@ export class Supervisor {
         });
       }
     }
+  }
+
+  /** A failed reload says what its failed worker last wrote to stderr, and where its log is, as a failed start does. */
+  private requestDone(effect: Extract<SupervisorEffect, { type: 'request-done' }>): void {
+    const failed = (effect.failedWorkers ?? []).flatMap((worker) => {
+      const pool = this.pools.get(worker.pool);
+      return pool ? [{ ...worker, runtime: pool }] : [];
+    });
+    if (failed.length === 0) return this.options.onRequestDone?.(effect.requestIds, effect.ok, effect.message);
+    // Its last lines may still be in its pipe when it is counted as exited.
+    void Promise.all(failed.map((worker) => worker.runtime.workers.outputEnded(worker.generation, worker.slot, OUTPUT_WAIT_MS))).then(() => {
+      const said = failed.map((worker) => {
+        const line = worker.runtime.workers.lastStderrLine(worker.generation, worker.slot);
+        return `${line !== undefined ? `; its last stderr line: ${line}` : ''}; worker log: ${worker.runtime.output.location}`;
+      });
+      this.options.onRequestDone?.(effect.requestIds, effect.ok, `${effect.message}${said.join('')}`);
+    });
   }
 
   private loadConfiguration(): void {

@@ -15,6 +15,8 @@ export type ExitListener = (pid: number, code: number | null, signal: string | n
 export class WorkerPool {
   private readonly generations = new Map<number, { readonly config: PoolConfig; readonly command: WorkerCommand }>();
   private readonly outputs = new Map<string, WorkerOutput>();
+  /** The outputs of the generation retired last are kept: a rolled-back reload tells its failed worker's last line. */
+  private lastForgotten: number | undefined;
 
   constructor(
     private readonly sockets: PoolSockets,
@@ -33,7 +35,9 @@ export class WorkerPool {
   /** A retired generation's configuration is not needed any more. */
   forget(generation: number): void {
     this.generations.delete(generation);
-    for (const key of [...this.outputs.keys()]) if (key.startsWith(`${generation}:`)) this.outputs.delete(key);
+    const older = this.lastForgotten;
+    this.lastForgotten = generation;
+    if (older !== undefined) for (const key of [...this.outputs.keys()]) if (key.startsWith(`${older}:`)) this.outputs.delete(key);
   }
 
   spawn(generation: number, slot: number, onExit: ExitListener): number {
@@ -54,6 +58,15 @@ export class WorkerPool {
     const output = this.logs.attachWorker({ stdout: worker.stdout, stderr: worker.stderr }, { workerIndex: slot, pid: worker.pid });
     this.outputs.set(`${generation}:${slot}`, output);
     return worker.pid;
+  }
+
+  /** Resolves when the slot's latest worker's pipes ended, or after withinMs. */
+  async outputEnded(generation: number, slot: number, withinMs: number): Promise<void> {
+    const output = this.outputs.get(`${generation}:${slot}`);
+    if (!output) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([output.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)))]);
+    clearTimeout(timer);
   }
 
   /** What the slot's latest worker last wrote to stderr; call after the output ended to include its final line. */
