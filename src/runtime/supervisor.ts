@@ -210,6 +210,8 @@ export class Supervisor {
   }
 }
 
+/** Everything but what only reports (log lines, answers, the exit) acts, in the order the core gave. */
 function isAct(effect: SupervisorEffect): boolean {
-  return effect.type === 'pool' && POOL_ACTS.has(effect.effect.type);
+  if (effect.type === 'pool') return POOL_ACTS.has(effect.effect.type);
+  return effect.type !== 'log' && effect.type !== 'started' && effect.type !== 'request-done' && effect.type !== 'exit';
 }
