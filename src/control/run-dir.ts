@@ -4,6 +4,7 @@
  * ours — another user who could write there could plant a pidfile and have us signal any process.
  * FCGI_SPAWN_RUN_DIR overrides it (tests, several independent setups on one machine).
  */
+import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ListenAddress } from '../os/sockaddr.js';
@@ -35,17 +36,39 @@ export function ensureRunDirectory(path: string, euid: number): void {
   if ((stat.mode & 0o077) !== 0) throw new RunDirectoryError(`run directory ${path} is open to others (mode ${(stat.mode & 0o777).toString(8)}): expected 0700`);
 }
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/;
+/**
+ * One rule for every name, given (--name) or derived (defaultName): it becomes file names in the run
+ * directory and an argument of later commands, so no '/', no leading '.' (hidden, '..') and no
+ * leading '-' (an option).
+ */
+const NAME_PATTERN = /^[A-Za-z0-9_@][A-Za-z0-9._@-]{0,99}$/;
+const NAME_MAX = 100;
+const DISALLOWED = /[^A-Za-z0-9._@-]/g;
+const HASH_LENGTH = 12;
 
 export function validateName(name: string): string {
-  if (!NAME_PATTERN.test(name)) throw new Error(`invalid --name '${name}': expected letters, digits, '.', '_', '@' or '-', at most 100`);
+  if (!NAME_PATTERN.test(name)) {
+    throw new Error(`invalid --name ${JSON.stringify(name)}: expected 1 to ${NAME_MAX} letters, digits, '.', '_', '@' or '-', not starting with '.' or '-'`);
+  }
   return name;
 }
 
-/** 127.0.0.1:9005 → 127.0.0.1-9005; [::1]:9005 → ::1 as __1-9005; /run/php/www.sock → run_php_www.sock */
+/**
+ * A valid name from any text: itself when valid; otherwise the text with every other byte as '_',
+ * its readable tail, and a hash of the whole text, so that two texts that differ only in a replaced
+ * byte or before their last 100 characters still get two names.
+ */
+function nameOf(text: string): string {
+  if (NAME_PATTERN.test(text)) return text;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, HASH_LENGTH);
+  const tail = text.replace(DISALLOWED, '_').slice(-(NAME_MAX - HASH_LENGTH - 1));
+  return validateName(`${tail.replace(/^[.-]/, '_')}-${hash}`);
+}
+
+/** 127.0.0.1:9005 → 127.0.0.1-9005; [::1]:9005 → __1-9005; /run/php/www.sock → run_php_www.sock */
 export function defaultName(address: ListenAddress): string {
-  if (address.kind === 'unix') return address.path.replace(/^\/+/, '').replace(/\//g, '_').slice(-100) || 'socket';
-  return `${address.host.replace(/:/g, '_')}-${address.port}`;
+  if (address.kind === 'unix') return nameOf(address.path.replace(/^\/+/, '').replace(/\//g, '_') || 'socket');
+  return nameOf(`${address.host.replace(/:/g, '_')}-${address.port}`);
 }
 
 export interface InstancePaths {
