@@ -11,7 +11,8 @@ import { killAll, terminate, waitGone } from '../control/terminate.js';
 import { parseSeconds } from '../config/values.js';
 import { locate } from './instance-selector.js';
 
-export const STOP_EXIT = { stopped: 0, forced: 1, usage: 2 } as const;
+/** 4: the run directory was refused (as `start` refuses it): nothing in it is believed, nothing is signalled. */
+export const STOP_EXIT = { stopped: 0, forced: 1, usage: 2, refused: 4 } as const;
 
 export interface StopOptions {
   readonly timeout?: string;
@@ -25,7 +26,7 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
   } catch (error) {
     throw new CliError((error as Error).message, STOP_EXIT.usage);
   }
-  const instance = locate(selector, STOP_EXIT.usage);
+  const instance = locate(selector, { usage: STOP_EXIT.usage, refused: STOP_EXIT.refused });
   const workers = instance.record?.workers ?? [];
   if (instance.status.state !== 'running') {
     const orphans = workers.filter(isSameProcess);

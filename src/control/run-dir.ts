@@ -21,19 +21,46 @@ export function runDirectory(context: RunContext): string {
   return `/tmp/fcgi-spawn-${context.euid}`;
 }
 
-export class RunDirectoryError extends Error {}
+export class RunDirectoryError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RunDirectoryError';
+  }
+}
 
-/** Create it 0700 if missing; refuse a symlink, a non-directory, another owner or group/other access. */
+/** Create it 0700 if missing, then check it as every reader does. */
 export function ensureRunDirectory(path: string, euid: number): void {
   try {
     mkdirSync(path, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new RunDirectoryError(`unable to create run directory ${path}: ${(error as Error).message}`);
+    throw new RunDirectoryError(path, `unable to create run directory ${path}: ${(error as Error).message}`);
   }
-  const stat = lstatSync(path);
-  if (stat.isSymbolicLink() || !stat.isDirectory()) throw new RunDirectoryError(`run directory ${path} is not a directory (a symlink?): refusing it`);
-  if (stat.uid !== euid) throw new RunDirectoryError(`run directory ${path} belongs to uid ${stat.uid}, not ${euid}: refusing it`);
-  if ((stat.mode & 0o077) !== 0) throw new RunDirectoryError(`run directory ${path} is open to others (mode ${(stat.mode & 0o777).toString(8)}): expected 0700`);
+  if (checkRunDirectory(path, euid) === 'missing') throw new RunDirectoryError(path, `run directory ${path} vanished after it was created: refusing it`);
+}
+
+/**
+ * The checks every command makes before trusting anything in the run directory, without creating
+ * it: not a symlink, a directory, ours, no group/other access. Commands that only read it (stop,
+ * status, list, restart, reload…) check it too: with no XDG_RUNTIME_DIR the fallback is under /tmp,
+ * where another user can create /tmp/fcgi-spawn-UID first and plant a record (an environment for
+ * `restart`, an extra pidfile for `stop` to delete).
+ */
+export function checkRunDirectory(path: string, euid: number): 'missing' | 'ok' {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw new RunDirectoryError(path, `unable to inspect run directory ${path}: ${(error as Error).message}`);
+  }
+  const fix = `remove it or set FCGI_SPAWN_RUN_DIR to a directory of uid ${euid}, mode 0700`;
+  if (stat.isSymbolicLink() || !stat.isDirectory()) throw new RunDirectoryError(path, `run directory ${path} is not a directory (a symlink?): refusing it; ${fix}`);
+  if (stat.uid !== euid) throw new RunDirectoryError(path, `run directory ${path} belongs to uid ${stat.uid}, not ${euid}: refusing it and everything in it; ${fix}`);
+  if ((stat.mode & 0o077) !== 0) throw new RunDirectoryError(path, `run directory ${path} is open to others (mode ${(stat.mode & 0o777).toString(8)}): refusing it; expected 0700`);
+  return 'ok';
 }
 
 /**

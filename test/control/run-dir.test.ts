@@ -1,10 +1,13 @@
 /**
- * The run directory's place, and instance names: one rule for the names fcgi-spawn
+ * The run directory's place and checks, and instance names: one rule for the names fcgi-spawn
  * derives and the names it is given.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultName, runDirectory, validateName } from '../../src/control/run-dir.js';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkRunDirectory, defaultName, runDirectory, RunDirectoryError, validateName } from '../../src/control/run-dir.js';
 import type { ListenAddress } from '../../src/os/sockaddr.js';
 
 test('runDirectory: FCGI_SPAWN_RUN_DIR, then /run as root, XDG_RUNTIME_DIR, and the /tmp fallback per uid', () => {
@@ -13,6 +16,31 @@ test('runDirectory: FCGI_SPAWN_RUN_DIR, then /run as root, XDG_RUNTIME_DIR, and 
   assert.equal(runDirectory({ env: { XDG_RUNTIME_DIR: '/run/user/1000' }, euid: 1000 }), '/run/user/1000/fcgi-spawn');
   assert.equal(runDirectory({ env: {}, euid: 1000 }), '/tmp/fcgi-spawn-1000');
   assert.equal(runDirectory({ env: { FCGI_SPAWN_RUN_DIR: '' }, euid: 33 }), '/tmp/fcgi-spawn-33');
+});
+
+test('checkRunDirectory: missing is fine; another owner, a symlink, group or other access are refused', (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'fcgi-spawn-rundir-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const euid = process.geteuid?.() ?? 0;
+  assert.equal(checkRunDirectory(join(base, 'absent'), euid), 'missing');
+  const good = join(base, 'good');
+  mkdirSync(good, { mode: 0o700 });
+  assert.equal(checkRunDirectory(good, euid), 'ok');
+  // The /tmp fallback as another user leaves it: theirs, or ours but open.
+  assert.throws(() => checkRunDirectory(good, euid + 1), (error: unknown) => error instanceof RunDirectoryError && /belongs to uid \d+, not \d+: refusing it/.test(error.message));
+  const open = join(base, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o755);
+  assert.throws(() => checkRunDirectory(open, euid), /is open to others \(mode 755\)/);
+  const link = join(base, 'link');
+  symlinkSync(good, link);
+  assert.throws(() => checkRunDirectory(link, euid), /is not a directory \(a symlink\?\)/);
+  if (euid === 0) {
+    const theirs = join(base, 'theirs');
+    mkdirSync(theirs, { mode: 0o700 });
+    chownSync(theirs, 65534, 65534);
+    assert.throws(() => checkRunDirectory(theirs, 0), /belongs to uid 65534, not 0/);
+  }
 });
 
 const ADDRESSES: ListenAddress[] = [
