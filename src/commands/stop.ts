@@ -31,7 +31,10 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
   if (instance.status.state !== 'running') {
     const orphans = workers.filter(isSameProcess);
     if (orphans.length > 0) await terminate(orphans, { signal: 'SIGTERM', timeoutMs, groups: true });
-    if (instance.status.state === 'dead') await removeLeftovers(instance);
+    if (instance.status.state === 'dead') {
+      await removeLeftovers(instance);
+      await removeLock(instance);
+    }
     return notRunning(instance.name, orphans.length);
   }
   const { pid } = instance.status;
@@ -43,6 +46,7 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
     await killAll([supervisor], false);
     await killAll(workers, true);
     await removeLeftovers(instance);
+    await removeLock(instance);
     process.stderr.write(`fcgi-spawn: ${instance.name} (pid ${pid}) did not stop within ${timeoutMs} ms: killed\n`);
     return STOP_EXIT.forced;
   }
@@ -58,6 +62,13 @@ async function removeLeftovers(instance: LocatedInstance): Promise<void> {
     const { removeStaleSocketPath } = await import('../os/listen-socket.js');
     removeStaleSocketPath(instance.record.address);
   }
+}
+
+/** The lock file a killed supervisor could not remove (only once nobody holds it: instance-lock.ts). */
+async function removeLock(instance: LocatedInstance): Promise<void> {
+  if (instance.paths.lock === '') return;
+  const { removeAbandonedLock } = await import('../control/instance-lock.js');
+  removeAbandonedLock(instance.paths.lock, process.geteuid?.() ?? -1);
 }
 
 function notRunning(name: string, orphans: number): number {

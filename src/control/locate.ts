@@ -122,7 +122,7 @@ export function locateInstance(selector: InstanceSelector, context: RunContext &
       // Otherwise all we know is the file and its pid, checked by command line.
       const claimedByAnother = records.some((record) => record.supervisor.pid === pidFromExtraFile);
       const status: InstanceState = claimedByAnother ? { state: 'dead', ...(pidFromExtraFile !== undefined ? { pid: pidFromExtraFile } : {}) } : stateOf(undefined, pidFromExtraFile);
-      return { name: pidfile, paths: { dir, pidfile, control: '', record: '' }, status, ignored };
+      return { name: pidfile, paths: { dir, pidfile, control: '', record: '', lock: '' }, status, ignored };
     }
   }
   if (name === undefined) throw new SelectorError('which instance? pass --name NAME, -p PORT (with -a ADDRESS), -s PATH or -P PIDFILE');

@@ -103,9 +103,11 @@ export interface InstancePaths {
   readonly pidfile: string;
   readonly control: string;
   readonly record: string;
+  /** Held (flock) by the running supervisor: one instance per name (instance-lock.ts). */
+  readonly lock: string;
 }
 
 export function instancePaths(dir: string, name: string): InstancePaths {
-  return { dir, pidfile: join(dir, `${name}.pid`), control: join(dir, `${name}.ctl`), record: join(dir, `${name}.json`) };
+  return { dir, pidfile: join(dir, `${name}.pid`), control: join(dir, `${name}.ctl`), record: join(dir, `${name}.json`), lock: join(dir, `${name}.lock`) };
 }
 
