@@ -61,9 +61,9 @@ export function readPidFile(path: string): number | undefined {
   return text === undefined ? undefined : parsePid(text);
 }
 
-/** What a checked read found: the text, nothing, or a file refused and why. */
-export type CheckedRead =
-  | { readonly kind: 'ok'; readonly text: string }
+/** What a checked read found: the value, nothing, or a file refused and why. */
+export type Checked<T> =
+  | { readonly kind: 'ok'; readonly value: T }
   | { readonly kind: 'missing' }
   | { readonly kind: 'refused'; readonly reason: string };
 
@@ -76,7 +76,7 @@ const MAX_STATE_FILE_BYTES = 1 << 20;
  * by nobody else. What fails is refused with its reason, never read: a planted record would
  * otherwise choose the environment `restart` runs and the files `stop` deletes.
  */
-export function readOwnFile(path: string, euid: number): CheckedRead {
+export function readOwnFile(path: string, euid: number): Checked<string> {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -91,7 +91,7 @@ export function readOwnFile(path: string, euid: number): CheckedRead {
     if (stat.uid !== euid) return { kind: 'refused', reason: `owned by uid ${stat.uid}, not ${euid}` };
     if ((stat.mode & 0o022) !== 0) return { kind: 'refused', reason: `writable by others than its owner (mode ${(stat.mode & 0o777).toString(8)})` };
     if (stat.size > MAX_STATE_FILE_BYTES) return { kind: 'refused', reason: `${stat.size} bytes long` };
-    return { kind: 'ok', text: readFileSync(fd, 'utf8') };
+    return { kind: 'ok', value: readFileSync(fd, 'utf8') };
   } catch (error) {
     return { kind: 'refused', reason: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
   } finally {

@@ -44,7 +44,7 @@ export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
   const lock = lockInstance(paths, options);
   const read = readRecordChecked(paths.record, options.euid);
   if (read.kind === 'refused') options.logger.log('warn', `ignoring ${paths.record}: ${read.reason}`);
-  const record = read.kind === 'ok' ? read.record : undefined;
+  const record = read.kind === 'ok' ? read.value : undefined;
   // Only a supervisor that holds no lock (none of this version) gets past the lock while running.
   if (record && isSameProcess(record.supervisor)) throw alreadyRunning(options.name, record.supervisor.pid);
   if (record) await stopOrphans(record, options);

@@ -81,13 +81,13 @@ export class StateReader {
   pid(path: string): number | undefined {
     const read = readOwnFile(path, this.euid);
     if (read.kind === 'refused') this.ignored.push({ path, reason: read.reason });
-    return read.kind === 'ok' ? parsePid(read.text) : undefined;
+    return read.kind === 'ok' ? parsePid(read.value) : undefined;
   }
 
   record(path: string): InstanceRecord | undefined {
     const read = readRecordChecked(path, this.euid);
     if (read.kind === 'refused') this.ignored.push({ path, reason: read.reason });
-    return read.kind === 'ok' ? read.record : undefined;
+    return read.kind === 'ok' ? read.value : undefined;
   }
 
   records(): InstanceRecord[] {

@@ -6,7 +6,7 @@
  */
 import { currentBootId } from '../os/boot-id.js';
 import { readStat } from '../os/proc.js';
-import { readOwnFile, readText, writeAtomically } from './files.js';
+import { readOwnFile, readText, writeAtomically, type Checked } from './files.js';
 
 export interface ProcessIdentity {
   readonly pid: number;
@@ -59,17 +59,12 @@ export function readRecord(path: string): InstanceRecord | undefined {
   return text === undefined ? undefined : parseRecord(text);
 }
 
-export type CheckedRecord =
-  | { readonly kind: 'ok'; readonly record: InstanceRecord }
-  | { readonly kind: 'missing' }
-  | { readonly kind: 'refused'; readonly reason: string };
-
 /** A record as any command reads it: only from a file we could have written (files.ts readOwnFile). */
-export function readRecordChecked(path: string, euid: number): CheckedRecord {
+export function readRecordChecked(path: string, euid: number): Checked<InstanceRecord> {
   const read = readOwnFile(path, euid);
   if (read.kind !== 'ok') return read;
-  const record = parseRecord(read.text);
-  return record ? { kind: 'ok', record } : { kind: 'refused', reason: 'not an instance record' };
+  const record = parseRecord(read.value);
+  return record ? { kind: 'ok', value: record } : { kind: 'refused', reason: 'not an instance record' };
 }
 
 export function writeRecord(path: string, record: InstanceRecord): void {

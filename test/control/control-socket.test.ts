@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES } from '../helpers/supervisor.js';
-import { DaemonSandbox } from '../helpers/daemon.js';
+import { DaemonSandbox, daemonSandbox } from '../helpers/daemon.js';
 import { freePort } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -36,8 +36,7 @@ function descriptors(pid: number): number {
 }
 
 async function daemon(t: { after: (fn: () => Promise<void>) => void }): Promise<{ box: DaemonSandbox; pid: number; control: string }> {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
+  const box = daemonSandbox(t);
   const start = await box.cli(['start', '--name', 'ctl', '-p', String(await freePort()), ...ROOT_FLAG, '--', process.execPath, RESPONDER]);
   assert.equal(start.code, 0, start.stderr);
   return { box, pid: box.record('ctl')?.supervisor.pid as number, control: join(box.runDir, 'ctl.ctl') };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES } from '../helpers/supervisor.js';
-import { DaemonSandbox } from '../helpers/daemon.js';
+import { DaemonSandbox, daemonSandbox } from '../helpers/daemon.js';
 import { freePort } from '../helpers/processes.js';
 import { probe } from '../helpers/fastcgi.js';
 
@@ -67,8 +67,7 @@ async function round(box: DaemonSandbox, name: string): Promise<void> {
 }
 
 test(`two starts of one name at once, ${ROUNDS} times: one exits 0, the other 5 naming it, and the survivor answers by name`, async (t) => {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
+  const box = daemonSandbox(t);
   // Rounds of different names run side by side, WAVE at a time: one name must not disturb another.
   for (let first = 1; first <= ROUNDS; first += WAVE) {
     const names = Array.from({ length: Math.min(WAVE, ROUNDS - first + 1) }, (_, i) => `twin-${first + i}`);

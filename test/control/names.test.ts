@@ -7,17 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { FIXTURES } from '../helpers/supervisor.js';
-import { DaemonSandbox } from '../helpers/daemon.js';
+import { DaemonSandbox, daemonSandbox } from '../helpers/daemon.js';
 import { freePort } from '../helpers/processes.js';
 
 const RESPONDER = join(FIXTURES, 'fcgi-responder.mjs');
 const ROOT_FLAG = process.geteuid?.() === 0 ? ['--allow-root'] : [];
-
-function sandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
-  return box;
-}
 
 async function listed(box: DaemonSandbox): Promise<Array<{ name: string; state: string; address: string }>> {
   const list = await box.cli(['list', '--json']);
@@ -26,7 +20,7 @@ async function listed(box: DaemonSandbox): Promise<Array<{ name: string; state: 
 }
 
 test('the name derived for an IPv6 address is accepted by --name', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const missing = await box.cli(['status', '--name', '__1-9001']);
   assert.equal(missing.code, 3, missing.stderr);
   assert.equal(missing.stdout, '__1-9001: not running\n');
@@ -40,7 +34,7 @@ test('the name derived for an IPv6 address is accepted by --name', async (t) => 
 });
 
 test('a socket path with a newline gets a valid name of its own, usable as --name', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const odd = join(box.dir, 'a\nb.sock');
   const plain = join(box.dir, 'a_b.sock');
   for (const path of [odd, plain]) {

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, runCli } from '../helpers/supervisor.js';
-import { DaemonSandbox } from '../helpers/daemon.js';
+import { daemonSandbox } from '../helpers/daemon.js';
 import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
 import { readStat } from '../../src/os/proc.js';
 import { waitFor } from '../helpers/wait.js';
@@ -19,12 +19,6 @@ import { waitFor } from '../helpers/wait.js';
 const RESPONDER = join(FIXTURES, 'fcgi-responder.mjs');
 const ROOT_FLAG = process.geteuid?.() === 0 ? ['--allow-root'] : [];
 const ANOTHER_BOOT = '00000000-1111-4222-8333-444444444444';
-
-function sandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
-  return box;
-}
 
 /** A live process of ours, leading its own group (as workers do), ended by the test's cleanup. */
 function bystander(t: { after: (fn: () => void) => void }, command: string, args: readonly string[]): ChildProcess {
@@ -38,7 +32,7 @@ async function startTimeOf(pid: number): Promise<number> {
 }
 
 test('a record written in another boot names no live process: status says dead, stop signals nothing', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   mkdirSync(box.runDir, { mode: 0o700 });
   const supervisor = bystander(t, 'sleep', ['60']);
   const worker = bystander(t, 'sleep', ['60']);
@@ -67,7 +61,7 @@ test('a record written in another boot names no live process: status says dead, 
 });
 
 test('stop -P with a bare pidfile: a shell or a script merely named fcgi-spawn is not signalled; our supervisor is', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const script = join(box.dir, 'init.d', 'fcgi-spawn');
   mkdirSync(join(box.dir, 'init.d'));
   writeFileSync(script, 'sleep 60\n');
@@ -91,8 +85,7 @@ test('stop -P with a bare pidfile: a shell or a script merely named fcgi-spawn i
   }
 
   // The real thing, started under another run directory, so that no record here names its pidfile.
-  const other = new DaemonSandbox();
-  t.after(() => other.cleanup());
+  const other = daemonSandbox(t);
   const port = await freePort();
   const extra = join(box.dir, 'pool.pid');
   const start = await other.cli(['start', '-p', String(port), '-P', extra, ...ROOT_FLAG, '--', process.execPath, RESPONDER]);
