@@ -86,14 +86,15 @@ const STOP_HELP = `
 Exit codes:
   0  stopped, or was not running
   1  did not stop within --timeout: killed (SIGKILL to the supervisor and its worker groups)
-  2  usage error`;
+  2  usage error
+  4  the run directory was refused (not ours, or open to others): nothing in it is believed`;
 
 const STATUS_HELP = `
 Exit codes (LSB):
   0  running
   1  dead, but its pidfile remains
   3  not running
-  4  unknown (the control socket did not answer, or a usage error)`;
+  4  unknown (the control socket did not answer, a usage error, or the run directory was refused)`;
 
 const REQUEST_HELP = `
 Exit codes:
@@ -101,7 +102,13 @@ Exit codes:
   1  failed (a failed reload keeps the old workers serving)
   2  usage error
   3  not running
-  4  the control socket did not answer`;
+  4  the control socket did not answer
+  5  the run directory was refused (not ours, or open to others): nothing in it is believed`;
+
+const LIST_HELP = `
+Exit codes:
+  0  listed (records and pidfiles that fail the checks are ignored, with a warning)
+  4  the run directory was refused (not ours, or open to others): nothing in it is believed`;
 
 const RESTART_HELP = `
 Exit codes: those of stop, then those of start.`;
@@ -162,6 +169,7 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
   const list = oneLineErrors(new Command('list'))
     .description('every instance in the run directory')
     .option('--json', 'one JSON array')
+    .addHelpText('after', LIST_HELP)
     .action(async (options: { json?: boolean }) => {
       const { runList } = await import('./commands/list.js');
       run(Promise.resolve(runList(options)));
