@@ -96,8 +96,10 @@ class Watcher implements Watching {
     this.debouncer = new Debouncer((key, path) => {
       const deliver = (): void => {
         if (this.closed) return;
-        if (key === CONFIG) callbacks.onConfigChanged(path);
-        else callbacks.onPoolChanged(key.slice(POOL.length), path);
+        if (key === CONFIG) return callbacks.onConfigChanged(path);
+        const pool = key.slice(POOL.length);
+        // A burst of a pool that an update() removed in the meantime reports nothing.
+        if (this.configuration.pools.some((candidate) => candidate.name === pool)) callbacks.onPoolChanged(pool, path);
       };
       // A report waits for the watches to follow the change that caused it (a swapped release, a
       // directory that appeared): what happens after the report is watched already.
@@ -147,8 +149,6 @@ class Watcher implements Watching {
     for (const key of this.planWarnings) if (!plan.warnings.some((warning) => warning.key === key)) this.warned.delete(key);
     this.planWarnings = new Set(plan.warnings.map((warning) => warning.key));
     this.report(plan.warnings);
-    const pools = new Set(this.configuration.pools.map((pool) => pool.name));
-    for (const name of this.trees.keys()) if (!pools.has(name)) this.debouncer.cancel(`${POOL}${name}`);
     await Promise.all([
       this.reconcile(this.anchors, plan.anchors, anchorKey, (anchor) => this.anchorWatcher(anchor)),
       this.reconcile(this.trees, plan.trees, (tree) => tree.key, (tree) => this.treeWatcher(tree)),

@@ -23,15 +23,9 @@ export class Debouncer {
     this.pending.set(key, { timer, path });
   }
 
-  /** Forgets a burst under way (its pool was removed). */
-  cancel(key: string): void {
-    const burst = this.pending.get(key);
-    if (burst === undefined) return;
-    clearTimeout(burst.timer);
-    this.pending.delete(key);
-  }
-
+  /** Forgets every burst under way (the watcher is closing). */
   cancelAll(): void {
-    for (const key of [...this.pending.keys()]) this.cancel(key);
+    for (const { timer } of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
   }
 }
