@@ -135,14 +135,15 @@ const STOP_HELP = `
 Exit codes:
   0  stopped, or was not running
   1  did not stop within --timeout: killed (SIGKILL to the supervisor and its worker groups)
-  2  usage error`;
+  2  usage error
+  4  the run directory was refused (not ours, or open to others): nothing in it is believed`;
 
 const STATUS_HELP = `
 Exit codes (LSB):
   0  running
   1  dead, but its pidfile remains
   3  not running
-  4  unknown (the control socket did not answer, or a usage error)`;
+  4  unknown (the control socket did not answer, a usage error, or the run directory was refused)`;
 
 const REQUEST_HELP = `
 Exit codes:
@@ -150,7 +151,13 @@ Exit codes:
   1  failed (a failed reload keeps the old workers serving)
   2  usage error
   3  not running
-  4  the control socket did not answer`;
+  4  the control socket did not answer
+  5  the run directory was refused (not ours, or open to others): nothing in it is believed`;
+
+const LIST_HELP = `
+Exit codes:
+  0  listed (records and pidfiles that fail the checks are ignored, with a warning)
+  4  the run directory was refused (not ours, or open to others): nothing in it is believed`;
 
 const RESTART_HELP = `
 Exit codes: those of stop, then those of start.`;
@@ -169,19 +176,27 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       const { runStop } = await import('./commands/stop.js');
       run(runStop(options, options));
     });
-  const status = addSelectorOptions(instanceCommand('status', 'show an instance, its socket and its workers', STATUS_HELP))
+  const status = addSelectorOptions(instanceCommand('status', 'show an instance, its pools and their workers', STATUS_HELP))
     .option('--json', 'one JSON object')
-    .action(async (options: SelectorOptions & { json?: boolean }) => {
+    .option('--pool <name>', 'only this pool')
+    .action(async (options: SelectorOptions & { json?: boolean; pool?: string }) => {
       const { runStatus } = await import('./commands/status.js');
       run(runStatus(options, options));
     });
-  const reload = addSelectorOptions(instanceCommand('reload', 'start new workers, steer new connections to them, retire the old ones without a drop', REQUEST_HELP))
+  const reload = addSelectorOptions(instanceCommand('reload', 're-read the configuration; every pool (or --pool) gets new workers, steered to once ready, the old retired without a drop', REQUEST_HELP))
+    .option('--pool <name>', 'only this pool')
     .option('--timeout <secs>', 'give up waiting after this long', '300')
-    .action(async (options: SelectorOptions & { timeout: string }) => run(request(options, { command: 'reload' }, options.timeout)));
-  const scale = addSelectorOptions(instanceCommand('scale', 'change the number of workers', REQUEST_HELP))
+    .action(async (options: SelectorOptions & { timeout: string; pool?: string }) =>
+      run(request(options, { command: 'reload', ...(options.pool !== undefined ? { pool: options.pool } : {}) }, options.timeout)),
+    );
+  const update = addSelectorOptions(instanceCommand('update', 're-read the configuration and apply only what changed: add, remove, scale or reload those pools', REQUEST_HELP))
+    .option('--timeout <secs>', 'give up waiting after this long', '300')
+    .action(async (options: SelectorOptions & { timeout: string }) => run(request(options, { command: 'update' }, options.timeout)));
+  const scale = addSelectorOptions(instanceCommand('scale', 'change the number of workers of a pool', REQUEST_HELP))
     .argument('<workers>', 'the number of workers wanted (1-4096)')
+    .option('--pool <name>', 'the pool (may be left out when there is one)')
     .option('--timeout <secs>', 'give up waiting after this long', '300')
-    .action(async (workers: string, options: SelectorOptions & { timeout: string }) => {
+    .action(async (workers: string, options: SelectorOptions & { timeout: string; pool?: string }) => {
       const { parseInteger } = await import('./config/values.js');
       const count = (() => {
         try {
@@ -190,7 +205,7 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
           throw new CliError((error as Error).message, 2);
         }
       })();
-      run(request(options, { command: 'scale', workers: count }, options.timeout));
+      run(request(options, { command: 'scale', workers: count, ...(options.pool !== undefined ? { pool: options.pool } : {}) }, options.timeout));
     });
   const reopen = addSelectorOptions(instanceCommand('reopen-logs', 'reopen log files (after logrotate moved them)', REQUEST_HELP))
     .action(async (options: SelectorOptions) => run(request(options, { command: 'reopen-logs' }, '10')));
@@ -203,11 +218,12 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
   const list = oneLineErrors(new Command('list'))
     .description('every instance in the run directory')
     .option('--json', 'one JSON array')
+    .addHelpText('after', LIST_HELP)
     .action(async (options: { json?: boolean }) => {
       const { runList } = await import('./commands/list.js');
       run(Promise.resolve(runList(options)));
     });
-  return [stop, status, reload, scale, reopen, restart, list];
+  return [stop, status, reload, update, scale, reopen, restart, list];
 }
 
 async function request(selector: SelectorOptions, message: import('./control/protocol.js').ControlRequest, timeout: string): Promise<number> {

@@ -59,8 +59,9 @@ export interface PoolConfig {
   readonly watchDebounceMs: number;
   /** uWSGI's touch-reload: a change of this file reloads the pool. */
   readonly touchReload?: string;
-  /** Bound to a non-loopback address knowingly: no warning that FastCGI has no authentication (remoteWarnings). */
-  readonly allowRemote: boolean;
+  /** Bound to a non-loopback address knowingly: no warning that FastCGI has no authentication (remoteWarnings).
+   *  Always set by config/; optional so that hand-built configurations (tests) need not say it. */
+  readonly allowRemote?: boolean;
 }
 
 /** The supervisor: its name, its own log, how it runs. */
@@ -84,8 +85,8 @@ export interface SupervisorConfig {
   readonly configFile?: string;
   /** Every file read to build this configuration (the config file and its includes): what watch-config watches. */
   readonly sourceFiles: readonly string[];
-  /** The `include` directories: a file added to one is a change too. */
-  readonly includeDirectories: readonly string[];
+  /** The `include` directories: a file added to one is a change too (always set by config/; undefined: none). */
+  readonly includeDirectories?: readonly string[];
 }
 
 export interface Configuration {

@@ -16,6 +16,8 @@ export { WORKER_LOG_FORMATS, type WorkerLogFormat } from '../config/log-values.j
 export type WorkerStreamName = 'stdout' | 'stderr';
 
 export interface LineOrigin {
+  /** The pool's name, when the instance has named pools (`pool=www`). */
+  readonly pool?: string;
   readonly workerIndex: number;
   readonly pid: number;
   readonly stream: WorkerStreamName;
@@ -91,7 +93,7 @@ class TextFormatter implements LineFormatter {
   private cutHeader = Buffer.alloc(0);
 
   constructor(private readonly origin: LineOrigin) {
-    this.prefix = ` worker=${origin.workerIndex} pid=${origin.pid} ${origin.stream}`;
+    this.prefix = `${origin.pool !== undefined ? ` pool=${origin.pool}` : ''} worker=${origin.workerIndex} pid=${origin.pid} ${origin.stream}`;
   }
 
   start(time: string): void {
@@ -116,8 +118,9 @@ class JsonFormatter implements LineFormatter {
   constructor(private readonly origin: LineOrigin) {}
 
   start(time: string): void {
-    const { workerIndex, pid, stream } = this.origin;
-    this.prefix = `{"time":"${time}","worker":${workerIndex},"pid":${pid},"stream":"${stream}","line":`;
+    const { pool, workerIndex, pid, stream } = this.origin;
+    const named = pool !== undefined ? `"pool":${JSON.stringify(pool)},` : '';
+    this.prefix = `{"time":"${time}",${named}"worker":${workerIndex},"pid":${pid},"stream":"${stream}","line":`;
   }
 
   readonly add: LineHandler = (buffer, start, end, kind: LineEnd) => {

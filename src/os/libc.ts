@@ -274,3 +274,20 @@ export function socketLocalPort(pid: number, fd: number): number | undefined {
     close(pidfd);
   }
 }
+
+// ── flock(2): the instance lock (control/instance-lock.ts) ──────────────────────────────────────
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = osConstants.errno.EWOULDBLOCK;
+const flockCall = lib.func('int flock(int fd, int operation)');
+
+/**
+ * flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file description holds it.
+ * The lock belongs to the open file description, so it lasts as long as the descriptor (and any
+ * inherited copy of it) stays open, and the kernel drops it when the holder dies, SIGKILL included.
+ */
+export function tryLockExclusive(fd: number, subject?: string): boolean {
+  if ((flockCall(fd, LOCK_EX | LOCK_NB) as number) === 0) return true;
+  if (koffi.errno() === EWOULDBLOCK) return false;
+  return fail('flock', subject);
+}

@@ -92,7 +92,7 @@ test('start --config: a pool from a YAML file serves, its relative log path next
   assert.equal((await probe(`127.0.0.1:${port}`)).code, 0);
   const status = await runCli(['status', '--name', 'from-file', '--json']);
   assert.equal(status.code, 0, status.stderr);
-  assert.equal((JSON.parse(status.stdout) as { workers: unknown[] }).workers.length, 2);
+  assert.equal((JSON.parse(status.stdout) as { pools: Array<{ workers: unknown[] }> }).pools[0]?.workers.length, 2);
   assert.ok(existsSync(join(dir, 'logs', 'workers.log')));
   await pool.stop();
 });
@@ -109,4 +109,28 @@ test('start --config as a daemon: a relative config path and relative paths in i
   assert.match(start.stdout, new RegExp(`site ready \\(pid \\d+\\) on 127\\.0\\.0\\.1:${port}`));
   await waitFor('the log next to the file', () => existsSync(join(dir, 'site.log')) && readFileSync(join(dir, 'site.log'), 'utf8').includes('ready'));
   assert.equal((await box.cli(['stop', '--name', 'site'])).code, 0);
+});
+
+test('start --config with two pools serves both; update re-reads the edited file (a new pool, a new worker count)', async (t) => {
+  const dir = scratch(t);
+  const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+  const text = (bWorkers: number, third: string): string =>
+    `name: two\nallow-root: true\ncommand: ${yamlCommand()}\npools:\n  - {name: a, listen: "127.0.0.1:${a}"}\n  - {name: b, listen: "127.0.0.1:${b}", workers: ${bWorkers}}\n${third}`;
+  const file = write(join(dir, 'two.yaml'), text(1, ''));
+  const pool = startSupervisor(['--config', file]);
+  t.after(() => pool.cleanup());
+  await waitFor('both pools answering', async () => (await probe(`127.0.0.1:${a}`)).code === 0 && (await probe(`127.0.0.1:${b}`)).code === 0, { timeoutMs: 30_000 });
+  write(file, text(2, `  - {name: c, listen: "127.0.0.1:${c}"}\n`));
+  const update = await runCli(['update', '--name', 'two']);
+  assert.equal(update.code, 0, update.stderr);
+  const status = await runCli(['status', '--name', 'two', '--json']);
+  const pools = (JSON.parse(status.stdout) as { pools: Array<{ name: string; desiredWorkers: number }> }).pools;
+  assert.deepEqual(pools.map((p) => [p.name, p.desiredWorkers]), [['a', 1], ['b', 2], ['c', 1]]);
+  assert.equal((await probe(`127.0.0.1:${c}`)).code, 0);
+  // A broken edit changes nothing: update fails with the problem, at its line.
+  write(file, text(0, ''));
+  const broken = await runCli(['update', '--name', 'two']);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, new RegExp(`${file}:6:\\d+: invalid pools\\[1\\]\\.workers 0`));
+  await pool.stop();
 });

@@ -158,6 +158,8 @@ test('reload and scale through the CLI; a broken reload exits 1 and keeps the ol
   const broken = await box.cli(['reload', '-p', String(port)]);
   assert.equal(broken.code, 1, broken.stdout);
   assert.match(broken.stderr, /reload failed/);
+  // As a failed start does: the worker's own last word, and where to read more.
+  assert.match(broken.stderr, /its last stderr line: broken; worker log: \//);
   assert.deepEqual(serving.filter(isAlive), serving);
   assert.equal((await probe(`127.0.0.1:${port}`)).code, 0);
   // New workers run what is on disk now: mend the deployment before asking for more of them.
