@@ -101,8 +101,8 @@ export function parseChoice<T extends string>(option: string, value: string, cho
   return value as T;
 }
 
-/** A path, a user name, a pattern: anything but empty, and no NUL or newline (no file or user has one). */
+/** A name, a path, a pattern: anything but empty, and no NUL (which no path or name can hold). */
 export function parseText(option: string, value: string, expected = 'a non-empty value'): string {
-  if (value === '' || /[\0\n]/.test(value)) throw new InvalidValueError(option, value, `${expected} without newlines`);
+  if (value === '' || value.includes('\0')) throw new InvalidValueError(option, value, `${expected} without NUL bytes`);
   return value;
 }
