@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, runCli, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';
@@ -223,6 +223,36 @@ test('touch-reload of one pool gives that pool new workers and leaves the other 
   }, { timeoutMs: 20_000 });
   assert.deepEqual(readyPids(await pools(supervisor), 'b'), readyPids(before, 'b'), 'pool b untouched');
   assert.match(supervisor.log(), /deploy-a/, 'the log names the path that triggered the reload');
+  const exit = await supervisor.stop();
+  assert.equal(exit.code, 0);
+  assert.deepEqual(supervisor.strays(), []);
+});
+
+test('a deploy that swaps a `current` symlink: HUP runs the new release, update sees the changed real chdir', async (t) => {
+  const { dir, file } = setup(t);
+  for (const release of ['release-1', 'release-2', 'release-3']) mkdirSync(join(dir, release));
+  symlinkSync('release-1', join(dir, 'current'));
+  const swap = (release: string): void => {
+    symlinkSync(release, join(dir, 'next'));
+    renameSync(join(dir, 'next'), join(dir, 'current'));
+  };
+  const port = await freePort();
+  writeFileSync(file, yaml([{ name: 'app', port, command: [process.execPath, RESPONDER], workers: 1 }], `chdir: ${JSON.stringify(join(dir, 'current'))}`));
+  const supervisor = startSupervisor(['--config', file, '--name', 'pools']);
+  t.after(() => supervisor.cleanup());
+  await supervisor.waitReady();
+  const cwdOf = async (): Promise<string> => readlinkSync(`/proc/${readyPids(await pools(supervisor), 'app')[0]}/cwd`);
+  assert.equal(await cwdOf(), join(realpathSync(dir), 'release-1'));
+  swap('release-2');
+  const reload = await runCli(['reload', '--name', 'pools']);
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.equal(await cwdOf(), join(realpathSync(dir), 'release-2'), 'HUP resolves chdir again');
+  swap('release-3');
+  const before = readyPids(await pools(supervisor), 'app');
+  const update = await runCli(['update', '--name', 'pools']);
+  assert.equal(update.code, 0, update.stderr);
+  assert.notDeepEqual(readyPids(await pools(supervisor), 'app'), before, 'a changed real chdir is a change');
+  assert.equal(await cwdOf(), join(realpathSync(dir), 'release-3'));
   const exit = await supervisor.stop();
   assert.equal(exit.code, 0);
   assert.deepEqual(supervisor.strays(), []);
