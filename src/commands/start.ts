@@ -8,7 +8,7 @@ import { openLogs, type Logs } from '../log/setup.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
 import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
-import { canObserveSyscalls } from '../os/proc.js';
+import { canObserveSyscalls } from '../os/worker-activity.js';
 import { formatAddress } from '../os/sockaddr.js';
 import type { PoolPolicy } from '../core/pool.js';
 import { servePool } from '../runtime/serve.js';

@@ -108,8 +108,12 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
       const found = findPid(state, event.pid);
       if (!found) return state;
       let next = replaceGeneration(state, seenListening(found.generation, found.slot, event.how, now, effects));
-      if (event.how === 'epoll' && state.blocking && state.policy.blockingMode === 'auto') {
-        effects.push({ type: 'log', level: 'info', message: `worker ${event.pid} waits in epoll_wait (an event-loop worker): socket set to non-blocking` });
+      // A worker that waits for the socket to be readable before accept() expects EAGAIN when another
+      // took the connection: gunicorn's sync worker, left blocking, hung in accept() and was killed by
+      // its master's --timeout after every reload (measured).
+      if ((event.how === 'epoll' || event.how === 'poll') && state.blocking && state.policy.blockingMode === 'auto') {
+        const waits = event.how === 'epoll' ? 'epoll_wait (an event-loop worker)' : 'poll/select';
+        effects.push({ type: 'log', level: 'info', message: `worker ${event.pid} waits in ${waits}: socket set to non-blocking` });
         effects.push({ type: 'set-blocking', blocking: false });
         next = { ...next, blocking: false };
       }

@@ -10,12 +10,13 @@ import type { Generation } from './generation.js';
 import { replaceSlot } from './generation.js';
 import type { PoolPolicy } from './policy.js';
 import { moveSlot, type Slot, type SlotWithProcess } from './slot.js';
-import type { Listening } from '../os/proc.js';
+import type { Listening } from '../os/worker-activity.js';
 
 export const FIRST_PROBE_MS = 5;
 
 const READY_HOW: Readonly<Record<Listening, string>> = {
   accept: 'blocked in accept',
+  poll: 'in poll/select holding the socket',
   epoll: 'socket in its epoll set',
   serving: 'serving a connection',
 };

@@ -3,7 +3,7 @@
  * what the process in it is doing (or why there is none); nothing else records it.
  */
 import type { ExitStatus } from './events.js';
-import type { Listening } from '../os/proc.js';
+import type { Listening } from '../os/worker-activity.js';
 
 interface SlotBase {
   readonly index: number;

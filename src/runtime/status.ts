@@ -4,7 +4,8 @@ import type { PoolState } from '../core/pool.js';
 import { hasProcess } from '../core/slot.js';
 import type { InstanceStatus, WorkerStatus } from '../control/protocol.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
-import { groupActivity } from '../os/proc.js';
+import { ConnectionLook } from '../os/connections.js';
+import { workerActivity } from '../os/worker-activity.js';
 
 /** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture we run on. */
 const MS_PER_TICK = 10;
@@ -40,9 +41,10 @@ export function instanceStatus(state: PoolState, sockets: PoolSockets, context: 
   const workers: WorkerStatus[] = [];
   for (const generation of state.generations) {
     const socket = sockets.get(generation.id);
+    const look = socket ? new ConnectionLook(socket.identity) : undefined;
     for (const slot of generation.slots) {
       if (!hasProcess(slot)) continue;
-      const activity = socket ? groupActivity(slot.pid, socket.inode) : undefined;
+      const activity = socket ? workerActivity(slot.pid, socket.identity, look)?.activity : undefined;
       workers.push({
         pid: slot.pid,
         slot: slot.index,

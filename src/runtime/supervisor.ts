@@ -9,7 +9,8 @@ import type { Effect } from '../core/effects.js';
 import type { Event } from '../core/events.js';
 import type { Logger } from '../log/logger.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
-import { groupListeningState, useSocketPortReader } from '../os/proc.js';
+import { useSocketPortReader } from '../os/connections.js';
+import { workerActivity } from '../os/worker-activity.js';
 import { socketLocalPort } from '../os/libc.js';
 
 useSocketPortReader(socketLocalPort);
@@ -124,7 +125,7 @@ export class Supervisor {
         return this.reapGroup(effect.pgid);
       case 'probe': {
         const socket = sockets.get(effect.generation);
-        const how = socket ? groupListeningState(effect.pid, socket.identity) : undefined;
+        const how = socket ? workerActivity(effect.pid, socket.identity)?.ready : undefined;
         if (how) this.queue.push({ type: 'listening', pid: effect.pid, how });
         return;
       }
