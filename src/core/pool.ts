@@ -12,7 +12,7 @@ import { replaceGeneration, type PoolState } from './pool-state.js';
 import { beginReload, finishReloads, requestReload, rollback, scale } from './reload.js';
 import { convergeGeneration, type Mode } from './converge.js';
 import { applyDrainStatus } from './drain.js';
-import { exited, failedStart, seenListening, spawned } from './slot-events.js';
+import { exited, failedStart, forgivenAt, seenListening, spawned } from './slot-events.js';
 import { hasProcess, type SlotWithProcess } from './slot.js';
 import type { PoolPolicy } from './policy.js';
 
@@ -45,6 +45,8 @@ export function nextDeadline(state: PoolState): number | undefined {
         consider(state.policy.procReadiness ? Math.min(slot.probeAt, slot.deadline) : slot.deadline);
       }
       if (slot.state === 'stopping' && !slot.killed) consider(slot.killAt);
+      const forgiven = modeOf(state, generation) === 'run' ? forgivenAt(slot, state.policy) : undefined;
+      if (forgiven !== undefined) consider(forgiven);
     }
     const waiting = generation.slots.some((slot) => slot.state === 'starting' || slot.state === 'ready');
     if (generation.phase === 'draining' && waiting && state.phase !== 'stopping') consider(Math.min(generation.probeAt, generation.drainDeadline));
