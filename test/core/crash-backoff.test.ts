@@ -5,35 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initialPoolState, nextDeadline, reconcile, type PoolPolicy, type PoolState } from '../../src/core/pool.js';
+import { initialPoolState, nextDeadline, type PoolPolicy, type PoolState } from '../../src/core/pool.js';
 import type { Effect } from '../../src/core/effects.js';
 import type { Event, ExitStatus } from '../../src/core/events.js';
 import type { Slot } from '../../src/core/slot.js';
+import { feed, POLICY as BASE, running as runningPool, steered } from './tables.js';
 
-const POLICY: PoolPolicy = {
-  workers: 2,
-  startRetries: 3,
-  startSecsMs: 1000,
-  startTimeoutMs: 30_000,
-  procReadiness: true,
-  stopSignal: 'SIGTERM',
-  stopTimeoutMs: 10_000,
-  blockingMode: 'blocking',
-  gracefulTimeoutMs: 30_000,
-  steerGraceMs: 1000,
-  unixSocket: false,
-};
-
-function run(state: PoolState, events: ReadonlyArray<readonly [number, Event]>): { state: PoolState; effects: Effect[] } {
-  const effects: Effect[] = [];
-  let current = state;
-  for (const [now, event] of events) {
-    const result = reconcile(current, event, now);
-    current = result.state;
-    effects.push(...result.effects);
-  }
-  return { state: current, effects };
-}
+const POLICY: PoolPolicy = { ...BASE, startRetries: 3, blockingMode: 'blocking' };
+const run = feed;
 
 const SEGV: ExitStatus = { code: null, signal: 'SIGSEGV' };
 const exit = (pid: number, status: ExitStatus): Event => ({ type: 'exit', pid, status });
@@ -41,16 +20,8 @@ const slot0 = (state: PoolState): Slot => state.generations[0]!.slots[0]!;
 const spawns = (effects: Effect[]): number => effects.filter((e) => e.type === 'spawn').length;
 const logs = (effects: Effect[]): string[] => effects.flatMap((e) => (e.type === 'log' ? [e.message] : []));
 
-/** Started: workers 100 (slot 0) and 101 (slot 1) ready at 50. */
-function running(policy = POLICY): PoolState {
-  return run(initialPoolState(policy), [
-    [0, { type: 'start' }],
-    [0, { type: 'spawned', generation: 1, slot: 0, pid: 100 }],
-    [0, { type: 'spawned', generation: 1, slot: 1, pid: 101 }],
-    [50, { type: 'listening', pid: 100, how: 'epoll' }],
-    [50, { type: 'listening', pid: 101, how: 'epoll' }],
-  ]).state;
-}
+/** Workers 100 (slot 0) and 101 (slot 1), ready at 5. */
+const running = (): PoolState => runningPool(POLICY);
 
 /** Slot 0's worker `pid`, ready at `at`, crashes 40 ms later; the next is spawned when the backoff ends. */
 function crashLoop(from: PoolState, firstPid: number, at: number, times: number, status: ExitStatus = SEGV) {
@@ -85,7 +56,7 @@ function crashLoop(from: PoolState, firstPid: number, at: number, times: number,
 }
 
 test('a worker killed by a signal 40 ms after readiness is backed off, doubling, not respawned at once', () => {
-  const { state, effects, delays } = crashLoop(running(), 100, 50, 5);
+  const { state, effects, delays } = crashLoop(running(), 100, 5, 5);
   assert.deepEqual(delays, [100, 200, 400, 800, 1600]);
   assert.equal(spawns(effects), 5, 'one spawn per backoff, none at the crash itself');
   assert.equal(slot0(state).failures, 5);
@@ -95,7 +66,7 @@ test('a worker killed by a signal 40 ms after readiness is backed off, doubling,
 });
 
 test('a non-zero status within --start-secs counts too; status 0 (a recycle) is replaced at once', () => {
-  const failing = crashLoop(running(), 100, 50, 2, { code: 1, signal: null });
+  const failing = crashLoop(running(), 100, 5, 2, { code: 1, signal: null });
   assert.deepEqual(failing.delays, [100, 200]);
   const recycled = run(running(), [[90, exit(100, { code: 0, signal: null })]]);
   assert.equal(spawns(recycled.effects), 1, 'replaced in the same dispatch');
@@ -105,14 +76,14 @@ test('a non-zero status within --start-secs counts too; status 0 (a recycle) is 
 });
 
 test('a crash after --start-secs of readiness is replaced at once', () => {
-  const { state, effects } = run(running(), [[50 + 1000, exit(100, SEGV)]]);
+  const { state, effects } = run(running(), [[5 + 1000, exit(100, SEGV)]]);
   assert.equal(spawns(effects), 1);
   assert.equal(slot0(state).failures, 0);
   assert.ok(logs(effects).some((line) => /ready→exited \(killed by SIGSEGV\): respawning$/.test(line)));
 });
 
 test('a worker ready for --start-secs has its slot forgiven: the next crash starts the backoff over', () => {
-  const looped = crashLoop(running(), 100, 50, 3);
+  const looped = crashLoop(running(), 100, 5, 3);
   assert.equal(slot0(looped.state).state, 'spawning');
   const readyAt = looped.now + 10;
   let { state, effects } = run(looped.state, [[looped.now, { type: 'spawned', generation: 1, slot: 0, pid: 200 }], [readyAt, { type: 'listening', pid: 200, how: 'epoll' }]]);
@@ -144,14 +115,7 @@ test('during start-up, crashes right after readiness use up the start retries: s
 });
 
 test('a crash in a draining generation is not counted: the slot is simply gone', () => {
-  const reloading = run(running(), [
-    [100, { type: 'signal', signal: 'SIGHUP' }],
-    [101, { type: 'generation-opened', generation: 2 }],
-    [101, { type: 'spawned', generation: 2, slot: 0, pid: 200 }],
-    [101, { type: 'spawned', generation: 2, slot: 1, pid: 201 }],
-    [110, { type: 'listening', pid: 200, how: 'accept' }],
-    [110, { type: 'listening', pid: 201, how: 'accept' }],
-  ]);
+  const reloading = steered(POLICY);
   const old = reloading.state.generations.find((g) => g.id === 1);
   assert.equal(old?.phase, 'draining');
   const { state, effects } = run(reloading.state, [[120, exit(100, SEGV)]]);

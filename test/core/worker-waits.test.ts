@@ -1,29 +1,14 @@
 /** core/pool as tables: what the way a worker was seen waiting on the socket means for an 'auto' pool. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initialPoolState, reconcile, type PoolPolicy, type PoolState } from '../../src/core/pool.js';
-import type { Event } from '../../src/core/events.js';
+import { initialPoolState, type PoolPolicy, type PoolState } from '../../src/core/pool.js';
 import type { Listening } from '../../src/os/worker-activity.js';
+import { feed, POLICY as BASE } from './tables.js';
 
-const POLICY: PoolPolicy = {
-  workers: 1,
-  startRetries: 2,
-  startSecsMs: 1000,
-  startTimeoutMs: 30_000,
-  procReadiness: true,
-  stopSignal: 'SIGTERM',
-  stopTimeoutMs: 10_000,
-  blockingMode: 'auto',
-  gracefulTimeoutMs: 30_000,
-  steerGraceMs: 1000,
-  unixSocket: false,
-};
+const POLICY: PoolPolicy = { ...BASE, workers: 1 };
 
 function seenAs(how: Listening, policy: PoolPolicy = POLICY): PoolState {
-  let state = initialPoolState(policy);
-  const events: Event[] = [{ type: 'start' }, { type: 'spawned', generation: 1, slot: 0, pid: 100 }, { type: 'listening', pid: 100, how }];
-  for (const event of events) state = reconcile(state, event, 0).state;
-  return state;
+  return feed(initialPoolState(policy), [[0, { type: 'start' }], [0, { type: 'spawned', generation: 1, slot: 0, pid: 100 }], [0, { type: 'listening', pid: 100, how }]]).state;
 }
 
 test('a worker seen in accept() keeps an auto pool blocking; one in poll/select or epoll makes it non-blocking', () => {
