@@ -61,6 +61,9 @@ export const size: Kind<number> = { type: 'size', expected: 'a size in bytes, op
 
 export const signal: Kind<NodeJS.Signals> = { type: 'signal', expected: SIGNAL_EXPECTED, arg: 'signal' };
 
+/** A signal, or `generation`: retire through a new generation (programs that cut a request on every signal). */
+export const retireSignal: Kind<NodeJS.Signals | 'generation'> = { type: 'signal', expected: `${SIGNAL_EXPECTED}, or generation`, arg: 'signal|generation', choices: ['generation'] };
+
 export const choice = <T extends string | number>(choices: readonly T[], arg: string): Kind<T> => ({
   type: 'choice',
   expected: `one of ${choices.join(', ')}`,

@@ -11,6 +11,7 @@ import { UNIX_PATH_MAX } from '../os/sockaddr.js';
 import { COMMAND_ORIGIN } from './flags.js';
 import type { Values } from './layers.js';
 import { optionsOf } from './options.js';
+import { resolveProcessManager } from './process-manager.js';
 import { label, quote, type Origin, type Problems } from './problems.js';
 import type { PoolConfig, WorkerIdentity } from './types.js';
 
@@ -143,6 +144,7 @@ export function resolvePool(values: Values, context: PoolContext, problems: Prob
       problems.add(origin, `worker program '${program}' ${what} (tried ${resolved.tried.join(', ')})`, resolved.reason === 'not-found' ? 'not-found' : 'permission');
     }
   }
+  const manager = resolveProcessManager(values, command?.[0], problems);
   const socketUid = socketUser?.uid ?? identity?.uid;
   const socketGid = (rootOk ? groupId(values, 'socket-group', problems) : undefined) ?? identity?.gid;
   if (problems.count > before || address === undefined || command === undefined || cwd === undefined || programPath === undefined) return undefined;
@@ -155,6 +157,7 @@ export function resolvePool(values: Values, context: PoolContext, problems: Prob
     args,
     env,
     cwd,
+    ...manager,
     ...(identity ? { identity } : {}),
     ...(socketUid !== undefined ? { socketUid } : {}),
     ...(socketGid !== undefined ? { socketGid } : {}),

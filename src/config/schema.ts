@@ -67,7 +67,7 @@ function inputOf(kind: Kind<unknown>, meta: Record<string, unknown>): z.ZodType 
     case 'size':
       return then(z.union([z.int(error).min(1, error), z.string(error)], error), (v) => parseSize(String(v)));
     case 'signal':
-      return then(z.string(error), (v) => parseSignal(NO_NAME, v));
+      return then(z.string(error), (v) => (kind.choices?.includes(v) ? v : parseSignal(NO_NAME, v)));
     case 'choice': {
       const choices = kind.choices ?? [];
       const written = [...new Set([...choices, ...choices.map(String)])] as [string | number, ...(string | number)[]];

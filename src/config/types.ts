@@ -4,7 +4,7 @@
  * complete types and never a raw option again. A generation of a pool keeps the PoolConfig it was
  * started with, so a respawn after a rolled-back reload runs what that generation ran.
  */
-import type { BlockingMode } from '../core/policy.js';
+import type { BlockingMode, ProcessManager } from '../core/policy.js';
 import type { LogLevel, SupervisorLogFormat, WorkerLogFormat } from './log-values.js';
 import type { ListenAddress } from '../os/sockaddr.js';
 
@@ -59,6 +59,20 @@ export interface PoolConfig {
   readonly watchDebounceMs: number;
   /** uWSGI's touch-reload: a change of this file reloads the pool. */
   readonly touchReload?: string;
+  /** The process manager and recycling (config/process-manager.ts). Optional so that hand-built configurations
+   *  (tests) need not say them: absent is a static pool that never recycles. */
+  readonly pm?: ProcessManager;
+  readonly startWorkers?: number;
+  readonly minSpare?: number;
+  readonly maxSpare?: number;
+  readonly idleTimeoutMs?: number;
+  /** `generation`: retire through a new generation (fcgiwrap answers 502 to a request in flight on any signal). */
+  readonly retireSignal?: NodeJS.Signals | 'generation';
+  readonly maxLifetimeMs?: number;
+  readonly maxLifetimeJitterMs?: number;
+  /** Bytes of PSS of the worker's process group. */
+  readonly maxRss?: number;
+  readonly requestTimeoutMs?: number;
   /** Bound to a non-loopback address knowingly: no warning that FastCGI has no authentication (remoteWarnings).
    *  Always set by config/; optional so that hand-built configurations (tests) need not say it. */
   readonly allowRemote?: boolean;

@@ -5,6 +5,24 @@ export const MAX_WORKERS = 4096;
 
 export type BlockingMode = 'auto' | 'blocking' | 'nonblocking';
 
+export type ProcessManager = 'static' | 'dynamic' | 'ondemand';
+
+/** The process manager and recycling (core/manager.ts); absent: a static pool that never recycles. */
+export interface ManagerPolicy {
+  readonly pm: ProcessManager;
+  /** dynamic: workers at start-up and at each reload; ondemand: 0; static: `workers`. */
+  readonly startWorkers: number;
+  readonly minSpare: number;
+  readonly maxSpare: number;
+  readonly idleTimeoutMs: number;
+  /** A signal the program finishes its request on, or `generation` (fcgiwrap cuts a request on any signal). */
+  readonly retireSignal: string;
+  readonly maxLifetimeMs?: number;
+  readonly maxLifetimeJitterMs: number;
+  readonly maxRss?: number;
+  readonly requestTimeoutMs?: number;
+}
+
 export interface PoolPolicy {
   readonly workers: number;
   /** Failed starts a slot may retry during start-up (and during a reload) before giving up. */
@@ -23,6 +41,7 @@ export interface PoolPolicy {
   readonly steerGraceMs: number;
   /** Unix sockets: a graceful stop unlinks the path first, so only the queue is left to drain. */
   readonly unixSocket: boolean;
+  readonly manager?: ManagerPolicy;
 }
 
 /** The pool's behaviour as its configuration says; procReadiness is what this machine's /proc can tell. */
@@ -39,5 +58,27 @@ export function poolPolicy(config: PoolConfig, procReadiness: boolean): PoolPoli
     gracefulTimeoutMs: config.gracefulTimeoutMs,
     steerGraceMs: config.steerGraceMs,
     unixSocket: config.address.kind === 'unix',
+    ...managerOf(config),
+  };
+}
+
+/** Nothing for a static pool without recycling or request-timeout: it needs no /proc look and no queue watch. */
+function managerOf(config: PoolConfig): { manager?: ManagerPolicy } {
+  const pm = config.pm ?? 'static';
+  if (pm === 'static' && config.maxLifetimeMs === undefined && config.maxRss === undefined && config.requestTimeoutMs === undefined) return {};
+  const startWorkers = pm === 'dynamic' ? (config.startWorkers ?? 1) : pm === 'ondemand' ? 0 : config.workers;
+  return {
+    manager: {
+      pm,
+      startWorkers: Math.min(startWorkers, config.workers),
+      minSpare: config.minSpare ?? 1,
+      maxSpare: config.maxSpare ?? Math.min(3, config.workers),
+      idleTimeoutMs: config.idleTimeoutMs ?? 10_000,
+      retireSignal: config.retireSignal ?? config.stopSignal,
+      ...(config.maxLifetimeMs !== undefined ? { maxLifetimeMs: config.maxLifetimeMs } : {}),
+      maxLifetimeJitterMs: config.maxLifetimeJitterMs ?? 0,
+      ...(config.maxRss !== undefined ? { maxRss: config.maxRss } : {}),
+      ...(config.requestTimeoutMs !== undefined ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
+    },
   };
 }
