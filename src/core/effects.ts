@@ -24,6 +24,12 @@ export type Effect =
   /** Look at a draining generation's queue and workers; answered with a 'drain-status' event. */
   | { readonly type: 'probe-drain'; readonly generation: number }
   | { readonly type: 'set-blocking'; readonly blocking: boolean }
+  /** Arm the queue watch on this generation's socket, once: answered by one 'queue-waiting' when a connection waits. */
+  | { readonly type: 'watch-queue'; readonly generation: number }
+  /** Look at the ready workers of this generation (and their PSS with memory); answered by 'pool-sample'. */
+  | { readonly type: 'sample'; readonly generation: number; readonly memory: boolean }
+  /** Log what a worker stopped for request-timeout was blocked in (/proc/PID/wchan, syscall), before it is signalled. */
+  | { readonly type: 'report-stuck'; readonly pid: number; readonly busyMs: number }
   /** Bind a new generation's socket (joined to the group, not yet given connections); answered by generation-opened/-failed. */
   | { readonly type: 'open-generation'; readonly generation: number }
   /** New connections go to this generation's socket from now on. */

@@ -26,6 +26,20 @@ export interface DrainObservation {
   readonly listening?: readonly number[];
 }
 
+/** One worker at one /proc look of the process manager (os/worker-sample.ts). */
+export interface WorkerSample {
+  readonly pid: number;
+  readonly activity: 'idle' | 'listening' | 'busy';
+  /** Context switches of its process group: unchanged between two idle looks means it served nothing in between. */
+  readonly switches: number;
+  /** The sockets its group holds besides the listener, as one key: a new connection changes it. */
+  readonly connections: string;
+  /** Some thread waits for its client (reads a connection) or in an event loop: waiting, not stuck in a request. */
+  readonly waitingOnClient: boolean;
+  /** PSS of its process group in bytes, when asked for. */
+  readonly pss?: number;
+}
+
 export type Event =
   | { readonly type: 'start' }
   | { readonly type: 'signal'; readonly signal: SupervisorSignal }
@@ -43,6 +57,10 @@ export type Event =
   | { readonly type: 'group-lingers'; readonly pgid: number }
   | { readonly type: 'group-gone'; readonly pgid: number }
   | ({ readonly type: 'drain-status'; readonly generation: number } & DrainObservation)
+  /** The serving socket's listen queue was seen non-empty (the queue watch); queue: its length where known. */
+  | { readonly type: 'queue-waiting'; readonly generation: number; readonly queue: number | null }
+  /** A /proc look at the serving generation's ready workers (answers the 'sample' effect). */
+  | { readonly type: 'pool-sample'; readonly generation: number; readonly workers: readonly WorkerSample[] }
   | { readonly type: 'deadline' };
 
 export function describeExit(status: ExitStatus): string {

@@ -52,7 +52,8 @@ export function isEmpty(generation: Generation): boolean {
 }
 
 export function allReady(generation: Generation): boolean {
-  return generation.slots.length > 0 && generation.slots.every((slot) => slot.state === 'ready');
+  // Parked slots want no process: an ondemand generation (every slot parked) is ready at once.
+  return generation.slots.length > 0 && generation.slots.every((slot) => slot.state === 'ready' || slot.state === 'parked');
 }
 
 export function pids(generation: Generation): number[] {

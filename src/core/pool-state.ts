@@ -1,6 +1,7 @@
 /** The pool's state as data: its phase, its generations, what it wants, the reload under way. */
 import { newGeneration, type Generation } from './generation.js';
 import type { PoolPolicy } from './policy.js';
+import { parkBeyond, type ManagerState } from './manager-state.js';
 
 export type PoolPhase = 'idle' | 'starting' | 'running' | 'quitting' | 'stopping' | 'stopped';
 
@@ -29,6 +30,12 @@ export interface PoolState {
   readonly pendingReload?: { readonly requestIds: readonly number[] };
   /** Process groups whose leader exited while members remain: looked at again at checkAt, SIGKILLed at killAt. */
   readonly lingering: readonly Lingering[];
+  /** The process manager's memory (core/manager.ts); absent until it first acts. */
+  readonly manager?: ManagerState;
+  /** Episodes of connections waiting with every worker busy and no more allowed (php-fpm's "max_children reached"). */
+  readonly maxWorkersReached: number;
+  /** Workers stopped for request-timeout. */
+  readonly requestTimeouts: number;
   readonly exitCode: number;
   readonly failure?: string;
   readonly failedSlot?: number;
@@ -38,13 +45,22 @@ export function initialPoolState(policy: PoolPolicy): PoolState {
   return {
     phase: 'idle',
     policy,
-    generations: [newGeneration(1, 'starting', policy.workers)],
+    generations: [firstGeneration(policy)],
     desiredWorkers: policy.workers,
     nextGeneration: 2,
     blocking: policy.blockingMode !== 'nonblocking',
     lingering: [],
+    maxWorkersReached: 0,
+    requestTimeouts: 0,
     exitCode: 0,
   };
+}
+
+/** dynamic: start-workers, ondemand: none; the other slots parked, room to grow into. */
+function firstGeneration(policy: PoolPolicy): Generation {
+  const generation = newGeneration(1, 'starting', policy.workers);
+  const manager = policy.manager;
+  return manager && manager.pm !== 'static' ? parkBeyond(generation, manager.startWorkers) : generation;
 }
 
 export function servingGeneration(state: PoolState): Generation | undefined {

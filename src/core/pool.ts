@@ -15,6 +15,7 @@ import { applyDrainStatus } from './drain.js';
 import { exited, failedStart, forgivenAt, seenListening, spawned } from './slot-events.js';
 import { hasProcess, type SlotWithProcess } from './slot.js';
 import { MAX_WORKERS, type PoolPolicy } from './policy.js';
+import { applyManagerEvent, manage, managerDeadline, startingGeneration } from './manager.js';
 
 export type { BlockingMode, PoolPolicy } from './policy.js';
 
@@ -31,7 +32,9 @@ export function reconcile(state: PoolState, event: Event, now: number): Reconcil
   if (state.phase === 'stopped') return { state, effects: [] };
   const effects: Effect[] = [];
   const applied = watchLingering(apply(state, event, now, effects), now, effects);
-  return { state: settle(converge(applied, now, effects), now, effects), effects };
+  // The manager acts on the settled state (a pool that just became running), then its decisions converge.
+  const settled = settle(converge(applied, now, effects), now, effects);
+  return { state: settle(converge(manage(settled, now, effects), now, effects), now, effects), effects };
 }
 
 /** The earliest moment at which the pool has something to do without any event, if any. */
@@ -41,6 +44,8 @@ export function nextDeadline(state: PoolState): number | undefined {
     earliest = earliest === undefined ? at : Math.min(earliest, at);
   };
   for (const group of state.lingering) consider(Math.min(group.checkAt, group.killAt));
+  const managed = managerDeadline(state);
+  if (managed !== undefined) consider(managed);
   for (const generation of state.generations) {
     for (const slot of generation.slots) {
       if (slot.state === 'backoff' && state.phase !== 'stopping') consider(slot.until);
@@ -83,10 +88,14 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
       return requestReload(withPolicy(state, event.policy), event.requestId, now, effects);
     case 'scale':
       return scale(withPolicy(state, event.policy), event.workers, event.requestId, now, effects);
-    case 'generation-opened':
-      return state.generations.some((g) => g.id === event.generation && g.phase === 'opening')
-        ? replaceGeneration(state, newGeneration(event.generation, 'starting', state.desiredWorkers))
-        : state;
+    case 'generation-opened': {
+      if (!state.generations.some((g) => g.id === event.generation && g.phase === 'opening')) return state;
+      const started = startingGeneration(state, newGeneration(event.generation, 'starting', state.desiredWorkers));
+      return replaceGeneration(started.state, started.generation);
+    }
+    case 'queue-waiting':
+    case 'pool-sample':
+      return applyManagerEvent(state, event, now, effects);
     case 'generation-failed':
       return rollback(state, event.generation, `could not open the new generation: ${event.reason}`, effects, true);
     case 'spawned': {

@@ -151,7 +151,8 @@ export function exited(
   const gone = generation.phase === 'draining' || generation.phase === 'failing' || slot.state === 'stopping';
   if (gone) {
     effects.push({ type: 'log', level: 'info', message: `${label(generation, slot, pid)} ${slot.state}→exited (${describeExit(status)})`, fields });
-    return { generation: replaceSlot(generation, moveSlot(slot, { state: 'empty', lastExit: status })) };
+    const state = slot.state === 'stopping' && slot.park ? 'parked' : 'empty';
+    return { generation: replaceSlot(generation, moveSlot(slot, { state, lastExit: status })) };
   }
   const readyMs = Math.round(now - slot.readyAt);
   if (crashed(status) && readyMs < policy.startSecsMs) {

@@ -20,6 +20,8 @@ export interface SlotBase {
 export type SlotState =
   /** No process; wants one now while the pool runs. */
   | { readonly state: 'empty' }
+  /** No process, and none wanted now: a place a dynamic or ondemand pool may grow into (core/manager.ts). */
+  | { readonly state: 'parked' }
   /** No process; waits after failed starts. */
   | { readonly state: 'backoff'; readonly until: number }
   /** The spawn was asked for; its pid comes with the next event. */
@@ -41,6 +43,8 @@ export type SlotState =
       readonly killed: boolean;
       /** Set when the pool stopped it for not becoming ready: its exit counts as a failed start. */
       readonly failedStart?: string;
+      /** Retired by the process manager (shrinking, recycled after its replacement): the slot parks, no respawn. */
+      readonly park?: boolean;
     };
 
 export type Slot = SlotBase & SlotState;
