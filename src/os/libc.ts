@@ -291,3 +291,68 @@ export function tryLockExclusive(fd: number, subject?: string): boolean {
   if (koffi.errno() === EWOULDBLOCK) return false;
   return fail('flock', subject);
 }
+
+// The queue watch (runtime/queue-watch.ts): an epoll set with the listening sockets (one-shot) and an eventfd
+// that stops its thread. struct epoll_event is packed on x86_64 (12 bytes), naturally aligned elsewhere (16).
+const EPOLLIN = 0x1;
+const EPOLLONESHOT = 1 << 30;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+const EPOLL_CTL_MOD = 3;
+const EPOLL_CLOEXEC = 0o2000000;
+const EFD_CLOEXEC = 0o2000000;
+const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+const epoll = {
+  create1: lib.func('int epoll_create1(int flags)'),
+  ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, void *event)'),
+  wait: lib.func('int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)'),
+  eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+  write: lib.func('intptr_t write(int fd, const void *buf, uintptr_t count)'),
+};
+
+function epollEvent(events: number, id: number): Buffer {
+  const event = Buffer.alloc(EVENT_SIZE);
+  event.writeUInt32LE(events >>> 0, 0);
+  event.writeUInt32LE(id, DATA_OFFSET);
+  return event;
+}
+
+export function epollCreate(): number {
+  return check(epoll.create1(EPOLL_CLOEXEC) as number, 'epoll_create1');
+}
+
+/** Add (first time) or re-arm a descriptor for one EPOLLIN report carrying `id`. */
+export function epollArmOnce(epfd: number, fd: number, id: number, add: boolean): void {
+  check(epoll.ctl(epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, epollEvent(EPOLLIN | EPOLLONESHOT, id)) as number, 'epoll_ctl');
+}
+
+/** Level-triggered, for the eventfd that stops the watch. */
+export function epollAdd(epfd: number, fd: number, id: number): void {
+  check(epoll.ctl(epfd, EPOLL_CTL_ADD, fd, epollEvent(EPOLLIN, id)) as number, 'epoll_ctl');
+}
+
+export function epollRemove(epfd: number, fd: number): void {
+  epoll.ctl(epfd, EPOLL_CTL_DEL, fd, null);
+}
+
+/** Blocks until something is ready; the ids reported. EINTR is an empty answer. */
+export function epollWait(epfd: number, max = 16): number[] {
+  const events = Buffer.alloc(EVENT_SIZE * max);
+  const count = epoll.wait(epfd, events, max, -1) as number;
+  if (count < 0) {
+    if (koffi.errno() === osConstants.errno.EINTR) return [];
+    fail('epoll_wait');
+  }
+  return Array.from({ length: count }, (_, i) => events.readUInt32LE(i * EVENT_SIZE + DATA_OFFSET));
+}
+
+export function eventfdCreate(): number {
+  return check(epoll.eventfd(0, EFD_CLOEXEC) as number, 'eventfd');
+}
+
+export function eventfdSignal(fd: number): void {
+  const one = Buffer.alloc(8);
+  one.writeBigUInt64LE(1n);
+  check(Number(epoll.write(fd, one, 8)), 'write', 'eventfd');
+}

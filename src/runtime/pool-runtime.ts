@@ -13,11 +13,14 @@ import type { ListenSocket } from '../os/listen-socket.js';
 import { PoolSockets } from '../os/pool-sockets.js';
 import { workerActivity } from '../os/worker-activity.js';
 import { observeDrain } from './drain-probe.js';
+import { executeManagerEffect, forgetQueue } from './manager-effects.js';
 import { WorkerPool } from './worker-launcher.js';
 
 /** Acts on processes and sockets; the rest (log lines) reports them and comes after, in its own order. */
 export const POOL_ACTS: ReadonlySet<Effect['type']> = new Set<Effect['type']>([
   'spawn', 'signal', 'reap-group', 'probe', 'probe-drain', 'set-blocking', 'open-generation', 'steer', 'shutdown-socket', 'close-socket', 'unlink-path',
+  // report-stuck reads /proc of a worker about to be signalled: an act, before the signal that follows it.
+  'watch-queue', 'sample', 'report-stuck',
 ]);
 
 export interface PoolContext {
@@ -97,9 +100,23 @@ export class PoolRuntime {
         return this.guarded(`steer new connections to generation ${effect.generation}`, () => this.sockets.steerTo(effect.generation));
       case 'shutdown-socket':
         return this.guarded(`shut down the socket of generation ${effect.generation}`, () => this.sockets.shutdown(effect.generation));
-      case 'close-socket':
+      case 'watch-queue':
+      case 'sample':
+      case 'report-stuck':
+        return executeManagerEffect(effect, {
+          name: this.name,
+          sockets: this.sockets,
+          generations: this.context.generations,
+          enqueue: this.context.enqueue,
+          report: this.context.report,
+          log: (level, message, fields) => this.log(level, message, fields),
+        });
+      case 'close-socket': {
+        const fd = this.sockets.get(effect.generation)?.fd;
+        if (fd !== undefined) forgetQueue(this.name, fd);
         this.workers.forget(effect.generation);
         return this.guarded(`close the socket of generation ${effect.generation}`, () => this.sockets.close(effect.generation));
+      }
       case 'unlink-path':
         return this.sockets.unlinkPublicPath();
       case 'log':
@@ -112,6 +129,7 @@ export class PoolRuntime {
 
   /** The pool is gone: release what is left of its sockets. */
   release(): void {
+    forgetQueue(this.name);
     this.sockets.closeAll();
   }
 
