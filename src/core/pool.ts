@@ -34,6 +34,7 @@ export function reconcile(state: PoolState, event: Event, now: number): Reconcil
   const applied = watchLingering(apply(state, event, now, effects), now, effects);
   // The manager acts on the settled state (a pool that just became running), then its decisions converge.
   const settled = settle(converge(applied, now, effects), now, effects);
+  if (settled.phase !== 'running') return { state: settled, effects };
   return { state: settle(converge(manage(settled, now, effects), now, effects), now, effects), effects };
 }
 

@@ -165,3 +165,12 @@ test('retire-signal generation: shrinking starts a smaller generation instead of
   assert.ok(shrunk.effects.some((e) => e.type === 'open-generation'));
   assert.deepEqual(shrunk.state.generations[1]!.slots.map((s) => s.state), ['spawning', 'parked', 'parked', 'parked']);
 });
+
+test('a stopping pool whose last worker exits spawns nothing more', () => {
+  const p = policy({ pm: 'ondemand', startWorkers: 0 }, 3);
+  const { state } = feed(initialPoolState(p), [[0, { type: 'start' }], [10, { type: 'queue-waiting', generation: 1, queue: 1 }], [11, { type: 'spawned', generation: 1, slot: 0, pid: 100 }], [50, { type: 'listening', pid: 100, how: 'serving' }]]);
+  const stopped = feed(state, [[100, { type: 'signal', signal: 'SIGTERM' }], [120, exit(100)]]);
+  assert.deepEqual(spawns(stopped.effects), []);
+  assert.ok(stopped.effects.some((e) => e.type === 'exit'));
+  assert.equal(stopped.state.phase, 'stopped');
+});
