@@ -50,6 +50,8 @@ export function applyManagerEvent(state: PoolState, event: ManagerEvent, now: nu
   const { policy, generation, manager } = found;
   const fired: ManagerState = { ...manager, watch: 'fired', firedAt: now, sampleAt: lookAt(manager, now) };
   if (event.generation !== generation.id) return { ...state, manager: { ...fired, watch: 'off' } };
+  // Taken by a worker between the report and the read: no load to act on, only a look at who is busy.
+  if (event.queue === 0) return { ...state, manager: fired };
   const live = liveCount(generation, manager.recycling);
   const cap = state.desiredWorkers;
   const waiting = event.queue === null ? 'connections are' : `${event.queue} connection(s)`;
@@ -67,6 +69,9 @@ export function applyManagerEvent(state: PoolState, event: ManagerEvent, now: nu
   return { ...state, manager: { ...fired, saturated: true }, maxWorkersReached: state.maxWorkersReached + 1 };
 }
 
+/** request-timeout and max-rss pools at rest: a look this often (max-rss "at least every 5 s"). */
+export const REST_LOOK_MS = 5000;
+
 /** The next look: now, unless the last was less than a second ago. */
 function lookAt(manager: ManagerState, now: number): number {
   const after = manager.lastSampleAt === undefined ? now : Math.max(now, manager.lastSampleAt + LOOK_EVERY_MS);
@@ -82,12 +87,17 @@ function wantedLook(policy: ManagerPolicy, generation: Generation, manager: Mana
   const due = manager.workers.some((w) => w.dueAt !== undefined && w.dueAt <= now && !manager.recycling.some((r) => r.pid === w.pid));
   const never = manager.lastSampleAt === undefined;
   const busy = watchesLoad(policy) && manager.seenBusy > 0;
-  const spares = policy.pm === 'dynamic' && (never || (manager.seenIdle + starting < policy.minSpare && live < cap) || manager.seenIdle > policy.maxSpare);
-  if (due || busy || spares || manager.recycling.length > 0) return lookAt(manager, now);
-  if (policy.pm !== 'ondemand') return undefined;
+  const spares = policy.pm === 'dynamic' && ((manager.seenIdle + starting < policy.minSpare && live < cap) || manager.seenIdle > policy.maxSpare);
+  // One look once the pool serves, so a pool that needs to know who is busy starts from what is.
+  const first = never && watchesLoad(policy);
+  if (due || busy || spares || first || manager.recycling.length > 0) return lookAt(manager, now);
+  // A worker that starts a stuck request or grows is not an event, and an event-loop worker accepts before the
+  // queue watch sees a connection wait: request-timeout and max-rss look every 5 s at rest (the only pools that do).
+  const rest = policy.requestTimeoutMs !== undefined || policy.maxRss !== undefined ? (manager.lastSampleAt ?? now) + REST_LOOK_MS : undefined;
+  if (policy.pm !== 'ondemand') return rest;
   // Every ondemand worker was idle: look again when the first of them would time out.
   const expiries = manager.workers.map((w) => (w.idleSince ?? now) + policy.idleTimeoutMs);
-  return Math.max(lookAt(manager, now), Math.min(...expiries));
+  return Math.max(lookAt(manager, now), Math.min(...expiries, rest ?? Infinity));
 }
 
 /** After every event: keep the worker watches, look at /proc when due, arm the queue watch when it may be. */

@@ -29,6 +29,12 @@ function pssBytes(pid: number): number {
   return Number(/^Pss:\s+(\d+) kB$/m.exec(readProcText(`/proc/${pid}/smaps_rollup`) ?? '')?.[1] ?? 0) * 1024;
 }
 
+function epollHolds(pid: number, epollFd: number, inodes: ReadonlySet<number>): boolean {
+  const info = readProcText(`/proc/${pid}/fdinfo/${epollFd}`) ?? '';
+  for (const match of info.matchAll(/^tfd:.*\bino:([0-9a-f]+)/gm)) if (inodes.has(parseInt(match[1] ?? '', 16))) return true;
+  return false;
+}
+
 function waitsOnClient(pid: number, descriptors: ReadonlyMap<number, number>, listener: number): boolean {
   const numbers = syscallNumbers();
   const reads = READS[process.arch] ?? [];
@@ -37,7 +43,9 @@ function waitsOnClient(pid: number, descriptors: ReadonlyMap<number, number>, li
     const [nrText, argText] = (readProcText(`/proc/${pid}/task/${tid}/syscall`) ?? '').split(' ');
     const nr = Number(nrText);
     const fd = Number.parseInt(argText ?? '', 16);
-    if (numbers.epoll.includes(nr)) return true;
+    // Only the event loop that holds the sockets: every Node process also has a platform thread in epoll_pwait
+    // on a loop of its own (measured), which says nothing of its requests.
+    if (numbers.epoll.includes(nr) && epollHolds(pid, fd, new Set(descriptors.values()))) return true;
     if (reads.includes(nr) && descriptors.has(fd) && descriptors.get(fd) !== listener) return true;
   }
   return false;

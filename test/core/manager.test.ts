@@ -140,7 +140,7 @@ test('max-lifetime: the replacement first, then the old worker once it is seen i
   const p = policy({ pm: 'static', startWorkers: 2, maxLifetimeMs: 60_000 }, 2);
   const { state, effects } = started(p);
   assert.ok(!effects.some((e) => e.type === 'watch-queue'), 'a static pool that only recycles by age watches no queue');
-  assert.equal(nextDeadline(state), 60_000);
+  assert.equal(nextDeadline(state), 60_000, 'a static pool that only recycles by age: no look before a worker is due');
   const due = feed(state, [[60_000, { type: 'deadline' }], [60_001, look([busy(100), idle(101)])]]);
   assert.deepEqual(spawns(due.effects), [2, 3], 'one replacement each');
   const replaced = feed(due.state, [
