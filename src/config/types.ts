@@ -7,6 +7,7 @@
 import type { BlockingMode } from '../core/policy.js';
 import type { LogLevel, SupervisorLogFormat, WorkerLogFormat } from './log-values.js';
 import type { ListenAddress } from '../os/sockaddr.js';
+import type { Rlimit } from './rlimit.js';
 
 /** Where worker output goes: captured into a file, inherited (ours), or /dev/null. */
 export type WorkerLogTarget =
@@ -41,6 +42,11 @@ export interface PoolConfig {
   readonly cwd: string;
   readonly identity?: WorkerIdentity;
   readonly umask?: number;
+  /** Resource limits, niceness and OOM score set before the worker's exec (runtime/worker-command.ts); undefined: inherited. */
+  readonly rlimitNofile?: Rlimit;
+  readonly rlimitCore?: Rlimit;
+  readonly nice?: number;
+  readonly oomScoreAdj?: number;
   readonly fd: 0 | 3;
   readonly blocking: BlockingMode;
   readonly startRetries: number;
