@@ -16,7 +16,6 @@
  * is still running.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,7 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FcgiSpawnDaemon, Multiwatch, type Contender, type FcgiSpawnPaths } from './idle-cost/contenders.js';
 import { describeMachine, findPrograms, type DebianProgram } from './machine/environment.js';
-import { parseArguments } from './machine/arguments.js';
+import { numberArgument, parseArguments } from './machine/arguments.js';
+import { freePort } from '../test/helpers/processes.js';
 import { measureRest, storm, timeCommand, type Timings } from './scale/measure.js';
 import { renderReport, type Run } from './scale/report.js';
 
@@ -62,20 +62,11 @@ interface Options {
   readonly json: string | undefined;
 }
 
-class UsageError extends Error {}
-
-function number(name: string, text: string | undefined, fallback: number, min: number, integer: boolean): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    throw new UsageError(`${TAG}: ${name} '${text}' is not ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
-  }
-  return value;
-}
+const number = (name: string, text: string | undefined, fallback: number, min: number, integer: boolean): number => numberArgument(TAG, name, text, fallback, min, integer);
 
 function counts(text: string | undefined): number[] {
   const list = (text ?? '8,64,256').split(',').map((part) => number('--workers', part, 0, 1, true));
-  if (list.some((n) => n > 4096)) throw new UsageError(`${TAG}: --workers '${text}': at most 4096 workers (fcgi-spawn's -F)`);
+  if (list.some((n) => n > 4096)) throw new Error(`${TAG}: --workers '${text}': at most 4096 workers (fcgi-spawn's -F)`);
   return [...new Set(list)].sort((a, b) => a - b);
 }
 
@@ -107,17 +98,6 @@ function parseOptions(argv: string[]): Options | undefined {
     multiwatch: values['no-multiwatch'] !== true,
     json: values.json,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 interface Setup {
