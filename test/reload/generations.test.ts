@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { servingConnection } from '../../src/os/proc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,8 +161,11 @@ test('QUIT on a Unix socket removes the path first, then drains', async (t) => {
   const [worker] = pool.workerPids;
   assert.ok(worker !== undefined);
   const inode = Number(/socket:\[(\d+)\]/.exec(readlinkSync(`/proc/${worker}/fd/0`))?.[1]);
+  // Connections show the name the socket was bound at, in its private directory (os/socket-place.ts), not its public path.
+  const bound = readFileSync('/proc/net/unix', 'utf8').split('\n').map((line) => line.trim().split(/\s+/)).find((fields) => Number(fields[6]) === inode)?.[7];
+  assert.ok(bound !== undefined, `socket ${inode} not in /proc/net/unix`);
   const inFlight = probe(path, '/?sleep=800');
-  await waitFor('the request in flight', () => servingConnection(worker, { inode, path }));
+  await waitFor('the request in flight', () => servingConnection(worker, { inode, path: bound }));
   process.kill(pool.pid, 'SIGQUIT');
   await waitFor('path removed', () => !existsSync(path));
   const answer = await inFlight;
