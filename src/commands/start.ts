@@ -5,8 +5,9 @@
 import { buildStartConfig, type RawStartOptions, type StartConfig } from '../config/start-config.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import { openLogs, type Logs } from '../log/setup.js';
+import { ensureLogDirectory, LogFileRefusedError } from '../log/safe-open.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
-import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
+import { removeAbandonedTemporaries } from '../os/socket-place.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/proc.js';
 import { formatAddress } from '../os/sockaddr.js';
@@ -15,7 +16,6 @@ import { servePool } from '../runtime/serve.js';
 import { claimInstance, PublishedInstance } from '../control/instance.js';
 import { ensureRunDirectory, runDirectory } from '../control/run-dir.js';
 import { DAEMON_FLAG, detachFromLauncher, launchDaemon, reportToLauncher } from '../control/daemonize.js';
-import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -84,15 +84,17 @@ export function logDirectory(env: NodeJS.ProcessEnv, euid: number): string {
 }
 
 /**
- * A daemon's default log directory, created on demand. A user without a writable home (a system
- * account) gets its run directory instead: lost at reboot, but the daemon still starts and logs.
+ * A daemon's default log directory, created on demand, only inside directories no other user can
+ * write (log/safe-open.ts). A user without a writable home (a system account) gets its run directory
+ * instead: lost at reboot, but the daemon still starts and logs.
  */
-function defaultLogDirectory(euid: number): string {
+async function defaultLogDirectory(euid: number): Promise<string> {
   const dir = logDirectory(process.env, euid);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    await ensureLogDirectory(dir, 0o750);
     return dir;
   } catch (error) {
+    if (error instanceof LogFileRefusedError) throw error;
     if (process.env.FCGI_SPAWN_LOG_DIR || euid === 0) {
       throw new CliError(`unable to create log directory ${dir}: ${describeError(error)}; pass --log-file and --worker-log`, START_EXIT.usage);
     }
@@ -105,7 +107,7 @@ function defaultLogDirectory(euid: number): string {
 async function openInstanceLogs(config: StartConfig, euid: number): Promise<Logs> {
   if (!config.daemonized) return openLogs(config, { foreground: true });
   if (config.logFile !== undefined && config.workerLog !== undefined) return openLogs(config, { foreground: false });
-  const dir = defaultLogDirectory(euid);
+  const dir = await defaultLogDirectory(euid);
   return openLogs(config, { foreground: false, defaultLogFile: join(dir, `${config.name}.log`), defaultWorkerLog: join(dir, `${config.name}.workers.log`) });
 }
 
@@ -115,8 +117,12 @@ async function runPool(config: StartConfig, argv: readonly string[], onReady: ()
   if (config.daemonized) detachFromLauncher();
   // Workers get the socket and their stdio, nothing else we happened to inherit.
   closeInheritedOnExec();
-  // Logs first: a log directory that is missing or read-only fails start-up (exit 2) before anything is bound.
-  const logs = await openInstanceLogs(config, euid);
+  // Logs first: a log directory that is missing or read-only fails start-up (exit 2), one another user could
+  // write is refused (exit 4), before anything is bound.
+  const logs = await openInstanceLogs(config, euid).catch((error: unknown) => {
+    if (!(error instanceof LogFileRefusedError)) throw error;
+    throw new CliError(`${error.message}; as uid ${euid} logs are written only where no other user can swap files (README: Security)`, START_EXIT.permissionDenied);
+  });
   try {
     const claimed = await claimInstance({ name: config.name, env: process.env, euid, stopSignal: config.stopSignal, stopTimeoutMs: config.stopTimeoutMs, logger: logs.logger });
     const instance = new PublishedInstance(claimed, {

@@ -18,6 +18,7 @@ import type { StartConfig } from '../config/start-config.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import type { Logger } from './logger.js';
 import { openRotatingFile } from './rotating-file.js';
+import { LogFileRefusedError } from './safe-open.js';
 import { describeErrno, type LineSink, type SinkRecovery } from './sink.js';
 import { StreamSink } from './stream-sink.js';
 import { createSupervisorLogger, type SupervisorLogger } from './supervisor-log.js';
@@ -130,11 +131,14 @@ export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
 export async function openLogs(config: StartConfig, options: OpenLogsOptions): Promise<Logs> {
   const targets = resolveLogTargets(config, options);
   const rotation = { maxSize: config.logMaxSize, maxFiles: config.logMaxFiles ?? DEFAULT_LOG_MAX_FILES };
+  // Files whose last reopen was refused (safe-open.ts): not listed as reopened.
+  const refused = new Set<string>();
   const supervisorLog = await explained('--log-file', () =>
     createSupervisorLogger({
       level: config.logLevel,
       format: config.logFormat,
       journal: options.journal ?? stderrIsJournal(),
+      onRefused: (error) => refused.add(error.path),
       ...(targets.logFile !== undefined ? { file: { path: targets.logFile, ...rotation } } : {}),
     }),
   );
@@ -149,13 +153,17 @@ export async function openLogs(config: StartConfig, options: OpenLogsOptions): P
         down_ms: recovery.downMs,
         dropped_lines: recovery.droppedLines,
       }),
+    onRefused: (error: LogFileRefusedError) => {
+      refused.add(error.path);
+      supervisorLog.log('error', `${error.message}; worker output still goes to the file opened before`);
+    },
   };
   try {
     let sink: LineSink | null = null;
     if (target.kind === 'file') sink = await explained('--worker-log', () => openRotatingFile({ path: target.path, ...rotation, ...faults }));
     // Only stderr is piped with inherit; one sink for every worker keeps whole lines from mixing on our stderr.
     if (target.kind === 'inherit') sink = new StreamSink(process.stderr, { ...faults, endStream: false });
-    return new OpenedLogs(supervisorLog, targets, sink, config.workerLogFormat ?? 'text');
+    return new OpenedLogs(supervisorLog, targets, sink, config.workerLogFormat ?? 'text', refused);
   } catch (error) {
     await supervisorLog.close();
     throw error;
@@ -167,6 +175,8 @@ async function explained<T>(option: string, open: () => Promise<T>): Promise<T> 
   try {
     return await open();
   } catch (error) {
+    // Typed: commands/ gives it its own exit code.
+    if (error instanceof LogFileRefusedError) throw error;
     const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
     const hints: Readonly<Record<string, string>> = {
       ENOENT: `create its directory or choose another ${option}`,
@@ -190,6 +200,7 @@ class OpenedLogs implements Logs {
     private readonly targets: LogTargets,
     private readonly workerSink: LineSink | null,
     private readonly format: WorkerLogFormat,
+    private readonly refused: Set<string>,
   ) {
     if (targets.logFile !== undefined) this.logFile = targets.logFile;
     const kind = targets.workerLog.kind;
@@ -236,16 +247,17 @@ class OpenedLogs implements Logs {
   async reopen(): Promise<void> {
     if (this.closing !== null) return;
     const started = performance.now();
+    this.refused.clear();
     await Promise.all([this.supervisorLog.reopen(), this.workerSink?.reopen()]);
     const worker = this.targets.workerLog;
-    // A file that failed to open again was reported by its sink (onError); list only what works.
+    // A file that failed to open again was reported by its sink (onError, onRefused); list only what works.
     const files = [
       ...(this.targets.logFile !== undefined ? [this.targets.logFile] : []),
       ...(worker.kind === 'file' && !this.workerSink?.stats().failing ? [worker.path] : []),
-    ];
+    ].filter((file) => !this.refused.has(file));
     const took = { took_ms: Math.round(performance.now() - started) };
     if (files.length > 0) this.supervisorLog.log('info', `log files reopened: ${files.join(', ')}`, took);
-    else this.supervisorLog.log('info', 'no log file to reopen (logging to stderr)');
+    else if (this.refused.size === 0) this.supervisorLog.log('info', 'no log file to reopen (logging to stderr)');
   }
 
   close(): Promise<void> {
