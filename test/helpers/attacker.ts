@@ -8,6 +8,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findTool } from './tools.js';
+import { waitFor } from './wait.js';
 
 export const NOBODY = 65534;
 export const NOGROUP = 65534;
@@ -58,6 +59,28 @@ export function assertUntouched(path: string, assertion: { equal: (actual: unkno
 export function spawnAsNobody(argv: readonly string[]): ChildProcess {
   const setpriv = findTool('setpriv') as string;
   return spawn(setpriv, [`--reuid=${NOBODY}`, `--regid=${NOGROUP}`, '--clear-groups', '--', ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+/** A StartOptions.prefix: the supervisor's process stops itself before it runs, for slowOwnershipCalls(). */
+export const STOPPED_START = ['/bin/sh', '-c', 'kill -STOP $$; exec "$0" "$@"'];
+
+const OWNERSHIP_CALLS = 'chown,fchown,fchownat,lchown,chmod,fchmod,fchmodat';
+
+/**
+ * Lets a supervisor started with STOPPED_START run, with every chown and chmod of its main thread delayed by
+ * 30 ms (strace's syscall delay injection). Between bind() and chmod() there are microseconds, which a racer
+ * wins now and then; a loaded machine can stretch them, and this stretches them every time, so that an attack
+ * test does not depend on luck. Resolves once it runs; the strace ends with the supervisor.
+ */
+export async function slowOwnershipCalls(pid: number, t: { after: (fn: () => void) => void }): Promise<void> {
+  const strace = spawn(findTool('strace') as string, ['-p', String(pid), '-o', '/dev/null', '-e', `trace=${OWNERSHIP_CALLS}`, '-e', `inject=${OWNERSHIP_CALLS}:delay_enter=30000`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  t.after(() => {
+    if (strace.exitCode === null && strace.signalCode === null) strace.kill('SIGKILL');
+  });
+  await waitFor(`strace attached to ${pid}`, () => /^TracerPid:\s*[1-9]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')));
+  process.kill(pid, 'SIGCONT');
 }
 
 /** Runs `argv` as nobody to completion (a quick command: ln, mkfifo, mv). */
