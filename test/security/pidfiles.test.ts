@@ -40,11 +40,8 @@ test('exit: a -P pidfile the worker user replaced with a FIFO or a link is left 
   }
 });
 
-test('stop after a crash leaves a -P pidfile that another process has taken since', async (t) => {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
-  const port = await freePort();
-  const extra = join(box.dir, 'pool.pid');
+/** A daemon started with `-P extra`, then killed by SIGKILL: it leaves its pidfiles and record behind. */
+async function crashedDaemon(box: DaemonSandbox, port: number, extra: string): Promise<void> {
   const root = process.geteuid?.() === 0 ? ['--allow-root'] : [];
   const start = await box.cli(['start', '-p', String(port), '-P', extra, ...root, '--', process.execPath, RESPONDER]);
   assert.equal(start.code, 0, start.stderr);
@@ -52,6 +49,14 @@ test('stop after a crash leaves a -P pidfile that another process has taken sinc
   assert.ok(record);
   process.kill(record.supervisor.pid, 'SIGKILL');
   await waitFor('the supervisor gone', () => !isAlive(record.supervisor.pid));
+}
+
+test('stop after a crash leaves a -P pidfile that another process has taken since', async (t) => {
+  const box = new DaemonSandbox();
+  t.after(() => box.cleanup());
+  const port = await freePort();
+  const extra = join(box.dir, 'pool.pid');
+  await crashedDaemon(box, port, extra);
   // Another service now writes its pid there (ours: a process that is alive).
   writeFileSync(extra, `${process.pid}\n`);
   const stop = await box.cli(['stop', '-p', String(port)]);
@@ -59,12 +64,7 @@ test('stop after a crash leaves a -P pidfile that another process has taken sinc
   assert.ok(existsSync(extra), 'stop removed a pidfile that was not the instance\'s any more');
   assert.equal(readFileSync(extra, 'utf8'), `${process.pid}\n`);
   // Still holding the dead supervisor's pid, it goes.
-  const again = await box.cli(['start', '-p', String(port), '-P', extra, ...root, '--', process.execPath, RESPONDER]);
-  assert.equal(again.code, 0, again.stderr);
-  const second = box.record(`127.0.0.1-${port}`);
-  assert.ok(second);
-  process.kill(second.supervisor.pid, 'SIGKILL');
-  await waitFor('the supervisor gone', () => !isAlive(second.supervisor.pid));
+  await crashedDaemon(box, port, extra);
   assert.equal((await box.cli(['stop', '-p', String(port)])).code, 0);
   assert.equal(existsSync(extra), false, 'the dead instance\'s own pidfile was left');
 });
