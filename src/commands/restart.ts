@@ -19,7 +19,8 @@ export function daemonArguments(argv: readonly string[]): string[] {
 }
 
 export async function runRestart(selector: InstanceSelector, options: { readonly timeout?: string }): Promise<number> {
-  const instance = locate(selector, START_EXIT.usage);
+  // A refused run directory is stop's 4 and start's 4 (permission denied) alike.
+  const instance = locate(selector, { usage: START_EXIT.usage, refused: START_EXIT.permissionDenied });
   const record = instance.record;
   if (!record) {
     throw new CliError(`${instance.name} has no recorded settings to restart with; start it with 'fcgi-spawn start'`, START_EXIT.runtimeFailure);

@@ -2,8 +2,12 @@
  * `fcgi-spawn start`: parse, cross-check, bind, spawn, supervise — in the order things happen.
  * Start-up fails fast with the exit code of the problem; once running, the supervisor keeps serving.
  */
-import { buildStartConfig, type RawStartOptions, type StartConfig } from '../config/start-config.js';
+import type { Flags } from '../config/flags.js';
+import { remoteWarnings } from '../config/listen.js';
+import { loadConfiguration } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
+import { configFailure } from './config-error.js';
 import { openLogs, type Logs } from '../log/setup.js';
 import { ensureLogDirectory, LogFileRefusedError } from '../log/safe-open.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
@@ -11,8 +15,9 @@ import { removeAbandonedTemporaries } from '../os/socket-place.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/proc.js';
 import { formatAddress } from '../os/sockaddr.js';
-import type { PoolPolicy } from '../core/pool.js';
-import { servePool } from '../runtime/serve.js';
+import type { Configuration, PoolConfig } from '../config/types.js';
+import { serveInstance, type BoundPool } from '../runtime/serve.js';
+import { unixSocketOptions } from '../runtime/pool-runtime.js';
 import { claimInstance, PublishedInstance } from '../control/instance.js';
 import { ensureRunDirectory, runDirectory } from '../control/run-dir.js';
 import { DAEMON_FLAG, detachFromLauncher, launchDaemon, reportToLauncher } from '../control/daemonize.js';
@@ -38,41 +43,18 @@ function bindFailure(error: unknown, address: string): CliError {
   return new CliError(`unable to bind ${address}: ${describeError(error)}`, START_EXIT.cannotBind);
 }
 
-export function unixOptions(config: StartConfig): { mode: number; uid?: number; gid?: number } {
-  return {
-    mode: config.socketMode,
-    ...(config.socketUid !== undefined ? { uid: config.socketUid } : {}),
-    ...(config.socketGid !== undefined ? { gid: config.socketGid } : {}),
-  };
-}
-
-export function openSocket(config: StartConfig): ListenSocket {
+/** Binds a pool's socket, or throws a CliError with the exit code of the problem. */
+export function bindPool(config: PoolConfig): ListenSocket {
   const name = formatAddress(config.address);
   try {
     if (config.address.kind === 'unix') {
       removeAbandonedTemporaries(config.address.path);
-      return ListenSocket.openUnix(config.address, { backlog: config.backlog, ...unixOptions(config) });
+      return ListenSocket.openUnix(config.address, { backlog: config.backlog, ...unixSocketOptions(config) });
     }
     return ListenSocket.openTcp(config.address, { backlog: config.backlog });
   } catch (error) {
     throw bindFailure(error, name);
   }
-}
-
-export function poolPolicy(config: StartConfig): PoolPolicy {
-  return {
-    workers: config.workers,
-    startRetries: config.startRetries,
-    startSecsMs: config.startSecsMs,
-    startTimeoutMs: config.startTimeoutMs,
-    procReadiness: canObserveSyscalls(),
-    stopSignal: config.stopSignal,
-    stopTimeoutMs: config.stopTimeoutMs,
-    blockingMode: config.blocking,
-    gracefulTimeoutMs: config.gracefulTimeoutMs,
-    steerGraceMs: config.steerGraceMs,
-    unixSocket: config.address.kind === 'unix',
-  };
 }
 
 /** Where a daemon logs when no --log-file/--worker-log is given. */
@@ -104,38 +86,67 @@ async function defaultLogDirectory(euid: number): Promise<string> {
   }
 }
 
-async function openInstanceLogs(config: StartConfig, euid: number): Promise<Logs> {
-  if (!config.daemonized) return openLogs(config, { foreground: true });
-  if (config.logFile !== undefined && config.workerLog !== undefined) return openLogs(config, { foreground: false });
+async function openInstanceLogs(configuration: Configuration, euid: number): Promise<Logs> {
+  const { supervisor, pools } = configuration;
+  if (!supervisor.daemonized) return openLogs(supervisor, pools, { foreground: true });
+  if (supervisor.logFile !== undefined && pools.every((pool) => pool.workerLog !== undefined)) return openLogs(supervisor, pools, { foreground: false });
   const dir = await defaultLogDirectory(euid);
-  return openLogs(config, { foreground: false, defaultLogFile: join(dir, `${config.name}.log`), defaultWorkerLog: join(dir, `${config.name}.workers.log`) });
+  return openLogs(supervisor, pools, { foreground: false, defaultLogFile: join(dir, `${supervisor.name}.log`), defaultWorkerLog: join(dir, `${supervisor.name}.workers.log`) });
 }
 
-/** The foreground pool, or the daemon's: claim the name, bind, serve until stopped. */
-async function runPool(config: StartConfig, argv: readonly string[], onReady: () => void): Promise<number> {
+/** A log file or directory another user could swap (log/safe-open.ts) is exit 4; anything else as it was. */
+function refusedLogFailure(error: unknown, euid: number): unknown {
+  if (!(error instanceof LogFileRefusedError)) return error;
+  return new CliError(`${error.message}; as uid ${euid} logs are written only where no other user can swap files (README: Security)`, START_EXIT.permissionDenied);
+}
+
+/** Binds every pool, or releases what was bound and throws the first failure. */
+function bindPools(pools: readonly PoolConfig[]): BoundPool[] {
+  const bound: BoundPool[] = [];
+  try {
+    for (const config of pools) {
+      const socket = bindPool(config);
+      bound.push({ config, socket });
+      socket.setBlocking(config.blocking !== 'nonblocking');
+    }
+    return bound;
+  } catch (error) {
+    for (const pool of bound) pool.socket.close();
+    throw error;
+  }
+}
+
+/** The foreground instance, or the daemon's: claim the name, bind every pool, serve until stopped. */
+async function runInstance(configuration: Configuration, reload: () => Promise<Configuration>, launch: { argv: readonly string[]; cwd: string }, onReady: () => void): Promise<number> {
   const euid = process.geteuid?.() ?? -1;
-  if (config.daemonized) detachFromLauncher();
+  const { supervisor } = configuration;
+  if (supervisor.daemonized) detachFromLauncher();
   // Workers get the socket and their stdio, nothing else we happened to inherit.
   closeInheritedOnExec();
   // Logs first: a log directory that is missing or read-only fails start-up (exit 2), one another user could
   // write is refused (exit 4), before anything is bound.
-  const logs = await openInstanceLogs(config, euid).catch((error: unknown) => {
-    if (!(error instanceof LogFileRefusedError)) throw error;
-    throw new CliError(`${error.message}; as uid ${euid} logs are written only where no other user can swap files (README: Security)`, START_EXIT.permissionDenied);
+  const logs = await openInstanceLogs(configuration, euid).catch((error: unknown) => {
+    throw refusedLogFailure(error, euid);
   });
+  for (const warning of remoteWarnings(configuration)) logs.logger.log('warn', warning);
   try {
-    const claimed = await claimInstance({ name: config.name, env: process.env, euid, stopSignal: config.stopSignal, stopTimeoutMs: config.stopTimeoutMs, logger: logs.logger });
+    const first = configuration.pools[0] as PoolConfig;
+    const claimed = await claimInstance({ name: supervisor.name, env: process.env, euid, stopSignal: first.stopSignal, stopTimeoutMs: first.stopTimeoutMs, logger: logs.logger });
     const instance = new PublishedInstance(claimed, {
-      address: formatAddress(config.address),
-      argv,
-      cwd: config.cwd,
+      address: formatAddress(first.address),
+      argv: launch.argv,
+      cwd: launch.cwd,
       env: recordedEnvironment(),
-      ...(config.extraPidfile ? { extraPidfile: config.extraPidfile } : {}),
+      ...(supervisor.extraPidfile ? { extraPidfile: supervisor.extraPidfile } : {}),
     });
-    const socket = openSocket(config);
+    const pools = bindPools(configuration.pools);
     try {
-      socket.setBlocking(config.blocking !== 'nonblocking');
-      const served = await servePool({ config, policy: poolPolicy(config), socket, unixOptions: unixOptions(config), logs, claimed, instance, onReady });
+      // Each pool's worker log opens here, through the same checks as the supervisor log.
+      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady }).catch(
+        (error: unknown) => {
+          throw refusedLogFailure(error, euid);
+        },
+      );
       if (served.exit.code !== 0) {
         const reason = `${served.exit.reason ?? 'no worker became ready'}${served.lastStderrLine ? `; its last stderr line: ${served.lastStderrLine}` : ''}`;
         throw new CliError(`start failed: ${reason}`, served.exit.code);
@@ -143,7 +154,7 @@ async function runPool(config: StartConfig, argv: readonly string[], onReady: ()
       logs.logger.log('info', 'stopped: every worker exited, socket closed');
       return START_EXIT.ready;
     } finally {
-      socket.close();
+      for (const pool of pools) pool.socket.close();
     }
   } catch (error) {
     // The terminal gets the error from cli.ts; a log file gets it too, since it may be all that is read later.
@@ -166,18 +177,34 @@ function recordedArguments(argv: readonly string[]): string[] {
   return argv.filter((arg) => arg !== DAEMON_FLAG);
 }
 
-export async function runStart(raw: RawStartOptions, command: readonly string[], argv: readonly string[] = []): Promise<number> {
-  const config = buildStartConfig(raw, command, { cwd: process.cwd(), env: process.env, euid: process.geteuid?.() ?? -1 });
-  if (config.daemonized) {
+/** `flags`: what commander collected for the option table (given ones only); `configPath`: --config. */
+export async function runStart(flags: Flags, command: readonly string[], argv: readonly string[] = [], configPath?: string): Promise<number> {
+  const context = { cwd: process.cwd(), env: process.env, euid: process.geteuid?.() ?? -1 };
+  const inputs = { flags, command, ...(configPath !== undefined ? { configPath } : {}), ...context };
+  // A reload reads the configuration again with the same inputs (the daemon itself runs in /): files, includes,
+  // users, programs and chdir's real path as they are then. Its ConfigError is the reload's failure.
+  const reload = (): Promise<Configuration> => loadConfiguration(inputs);
+  let configuration: Configuration;
+  try {
+    configuration = await reload();
+  } catch (error) {
+    throw error instanceof ConfigError ? configFailure(error) : error;
+  }
+  const { supervisor } = configuration;
+  const first = configuration.pools[0] as PoolConfig;
+  const launch = { argv: recordedArguments(argv), cwd: context.cwd };
+  if (supervisor.daemonized) {
     try {
-      return await runPool(config, recordedArguments(argv), () => reportToLauncher({ ok: true, pid: process.pid, name: config.name, address: formatAddress(config.address) }));
+      return await runInstance(configuration, reload, launch, () => reportToLauncher({ ok: true, pid: process.pid, name: supervisor.name, address: formatAddress(first.address) }));
     } catch (error) {
       const code = error instanceof CliError ? error.exitCode : START_EXIT.runtimeFailure;
       reportToLauncher({ ok: false, code, message: describeError(error) });
       throw error;
     }
   }
-  if (!config.daemon) return runPool(config, recordedArguments(argv), () => undefined);
+  if (!supervisor.daemon) return runInstance(configuration, reload, launch, () => undefined);
+  // The daemon logs them to its file; the person who started it sees them here.
+  for (const warning of remoteWarnings(configuration)) process.stderr.write(`fcgi-spawn: warning: ${warning}\n`);
   // Checked above in this process, so a usage error never starts a daemon; the daemon checks again.
   const handshake = await launchDaemon(process.argv[1] as string, recordedArguments(argv));
   if (!handshake.ok) throw new CliError(handshake.message, handshake.code);

@@ -4,12 +4,21 @@
  */
 import type { LogFields, LogLevel } from '../log/logger.js';
 
+export interface FailedWorker {
+  readonly generation: number;
+  readonly slot: number;
+}
+
 export type Effect =
   | { readonly type: 'spawn'; readonly generation: number; readonly slot: number }
   /** A signal to a worker's whole process group (php-cgi and fcgiwrap -c children included). */
   | { readonly type: 'signal'; readonly pgid: number; readonly signal: string }
-  /** The group leader is gone: kill what is left of its group so nothing stray holds the socket. */
-  | { readonly type: 'reap-group'; readonly pgid: number }
+  /**
+   * The group leader is gone: is anyone of its group left (a master's children exit a moment after it)?
+   * Answered by 'group-lingers' or 'group-gone'. With `signal`, that signal goes to the group first; with
+   * `force` (the stop timeout passed), SIGKILL to whoever is still there, logged.
+   */
+  | { readonly type: 'reap-group'; readonly pgid: number; readonly signal?: string; readonly force?: boolean }
   /** Look in /proc whether the worker waits on its socket; answered with a 'listening' event. */
   | { readonly type: 'probe'; readonly generation: number; readonly pid: number }
   /** Look at a draining generation's queue and workers; answered with a 'drain-status' event. */
@@ -27,6 +36,7 @@ export type Effect =
   | { readonly type: 'reopen-logs' }
   /** Every slot became ready during start-up. */
   | { readonly type: 'started' }
-  | { readonly type: 'reload-finished'; readonly requestIds: readonly number[]; readonly ok: boolean; readonly message: string }
+  /** failedWorker: the slot whose failed starts rolled a reload back (its last stderr line tells why). */
+  | { readonly type: 'reload-finished'; readonly requestIds: readonly number[]; readonly ok: boolean; readonly message: string; readonly failedWorker?: FailedWorker }
   /** No worker is left: release the sockets and end the supervisor with this code. */
   | { readonly type: 'exit'; readonly code: number; readonly reason?: string; readonly failedSlot?: number };

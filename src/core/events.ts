@@ -4,6 +4,7 @@
  * reconcile() decides.
  */
 import type { Listening } from '../os/proc.js';
+import type { PoolPolicy } from './policy.js';
 
 export type SupervisorSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP' | 'SIGUSR1' | 'SIGTTIN' | 'SIGTTOU';
 
@@ -29,14 +30,18 @@ export type Event =
   | { readonly type: 'start' }
   | { readonly type: 'signal'; readonly signal: SupervisorSignal }
   | { readonly type: 'stop'; readonly graceful: boolean }
-  | { readonly type: 'reload'; readonly requestId?: number }
-  | { readonly type: 'scale'; readonly workers: number; readonly requestId?: number }
+  /** A new generation; with a policy, the pool's new settings (a reloaded configuration) apply from now on. */
+  | { readonly type: 'reload'; readonly requestId?: number; readonly policy?: PoolPolicy }
+  | { readonly type: 'scale'; readonly workers: number; readonly requestId?: number; readonly policy?: PoolPolicy }
   | { readonly type: 'generation-opened'; readonly generation: number }
   | { readonly type: 'generation-failed'; readonly generation: number; readonly reason: string }
   | { readonly type: 'spawned'; readonly generation: number; readonly slot: number; readonly pid: number }
   | { readonly type: 'spawn-failed'; readonly generation: number; readonly slot: number; readonly error: string }
   | { readonly type: 'exit'; readonly pid: number; readonly status: ExitStatus }
   | { readonly type: 'listening'; readonly pid: number; readonly how: Listening }
+  /** Members of a process group outlived its leader, or none is left (answers to reap-group). */
+  | { readonly type: 'group-lingers'; readonly pgid: number }
+  | { readonly type: 'group-gone'; readonly pgid: number }
   | ({ readonly type: 'drain-status'; readonly generation: number } & DrainObservation)
   | { readonly type: 'deadline' };
 

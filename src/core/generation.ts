@@ -20,8 +20,9 @@ export interface Generation {
   readonly drainDeadline: number;
   readonly probeAt: number;
   readonly shutDown: boolean;
-  /** Failing: why the generation is rolled back. */
+  /** Failing: why the generation is rolled back, and the slot that gave up (its last stderr line tells more). */
   readonly failure?: string;
+  readonly failedSlot?: number;
 }
 
 export function newGeneration(id: number, phase: GenerationPhase, workers: number): Generation {

@@ -1,4 +1,8 @@
 /** How a pool behaves: everything core/ needs from the configuration, as plain data. */
+import type { PoolConfig } from '../config/types.js';
+/** The most workers a pool may have (scale, TTIN, the workers option). */
+export const MAX_WORKERS = 4096;
+
 export type BlockingMode = 'auto' | 'blocking' | 'nonblocking';
 
 export interface PoolPolicy {
@@ -19,4 +23,21 @@ export interface PoolPolicy {
   readonly steerGraceMs: number;
   /** Unix sockets: a graceful stop unlinks the path first, so only the queue is left to drain. */
   readonly unixSocket: boolean;
+}
+
+/** The pool's behaviour as its configuration says; procReadiness is what this machine's /proc can tell. */
+export function poolPolicy(config: PoolConfig, procReadiness: boolean): PoolPolicy {
+  return {
+    workers: config.workers,
+    startRetries: config.startRetries,
+    startSecsMs: config.startSecsMs,
+    startTimeoutMs: config.startTimeoutMs,
+    procReadiness,
+    stopSignal: config.stopSignal,
+    stopTimeoutMs: config.stopTimeoutMs,
+    blockingMode: config.blocking,
+    gracefulTimeoutMs: config.gracefulTimeoutMs,
+    steerGraceMs: config.steerGraceMs,
+    unixSocket: config.address.kind === 'unix',
+  };
 }

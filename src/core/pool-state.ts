@@ -9,6 +9,12 @@ export interface Reload {
   readonly requestIds: readonly number[];
 }
 
+export interface Lingering {
+  readonly pgid: number;
+  readonly checkAt: number;
+  readonly killAt: number;
+}
+
 export interface PoolState {
   readonly phase: PoolPhase;
   readonly policy: PoolPolicy;
@@ -21,6 +27,8 @@ export interface PoolState {
   readonly reload?: Reload;
   /** Requests that came during a reload: coalesced into one more reload, never lost. */
   readonly pendingReload?: { readonly requestIds: readonly number[] };
+  /** Process groups whose leader exited while members remain: looked at again at checkAt, SIGKILLed at killAt. */
+  readonly lingering: readonly Lingering[];
   readonly exitCode: number;
   readonly failure?: string;
   readonly failedSlot?: number;
@@ -34,6 +42,7 @@ export function initialPoolState(policy: PoolPolicy): PoolState {
     desiredWorkers: policy.workers,
     nextGeneration: 2,
     blocking: policy.blockingMode !== 'nonblocking',
+    lingering: [],
     exitCode: 0,
   };
 }

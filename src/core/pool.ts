@@ -8,15 +8,18 @@
 import type { Event, SupervisorSignal } from './events.js';
 import type { Effect } from './effects.js';
 import { allReady, isEmpty, newGeneration, startDraining, type Generation } from './generation.js';
-import { replaceGeneration, type PoolState } from './pool-state.js';
+import { replaceGeneration, type Lingering, type PoolState } from './pool-state.js';
 import { beginReload, finishReloads, requestReload, rollback, scale } from './reload.js';
 import { convergeGeneration, type Mode } from './converge.js';
 import { applyDrainStatus } from './drain.js';
 import { exited, failedStart, seenListening, spawned } from './slot-events.js';
 import { hasProcess, type SlotWithProcess } from './slot.js';
-import type { PoolPolicy } from './policy.js';
+import { MAX_WORKERS, type PoolPolicy } from './policy.js';
 
 export type { BlockingMode, PoolPolicy } from './policy.js';
+
+/** How often a group that outlived its leader is looked at again. */
+export const LINGER_CHECK_MS = 20;
 export { initialPoolState, servingGeneration, type PoolPhase, type PoolState, type Reload } from './pool-state.js';
 
 export interface Reconciled {
@@ -27,7 +30,7 @@ export interface Reconciled {
 export function reconcile(state: PoolState, event: Event, now: number): Reconciled {
   if (state.phase === 'stopped') return { state, effects: [] };
   const effects: Effect[] = [];
-  const applied = apply(state, event, now, effects);
+  const applied = watchLingering(apply(state, event, now, effects), now, effects);
   return { state: settle(converge(applied, now, effects), now, effects), effects };
 }
 
@@ -37,6 +40,7 @@ export function nextDeadline(state: PoolState): number | undefined {
   const consider = (at: number): void => {
     earliest = earliest === undefined ? at : Math.min(earliest, at);
   };
+  for (const group of state.lingering) consider(Math.min(group.checkAt, group.killAt));
   for (const generation of state.generations) {
     for (const slot of generation.slots) {
       if (slot.state === 'backoff' && state.phase !== 'stopping') consider(slot.until);
@@ -74,9 +78,9 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
     case 'stop':
       return event.graceful ? quit(state, now, effects) : stopNow(state, 'stop requested', now, effects);
     case 'reload':
-      return requestReload(state, event.requestId, now, effects);
+      return requestReload(withPolicy(state, event.policy), event.requestId, now, effects);
     case 'scale':
-      return scale(state, event.workers, event.requestId, now, effects);
+      return scale(withPolicy(state, event.policy), event.workers, event.requestId, now, effects);
     case 'generation-opened':
       return state.generations.some((g) => g.id === event.generation && g.phase === 'opening')
         ? replaceGeneration(state, newGeneration(event.generation, 'starting', state.desiredWorkers))
@@ -120,9 +124,47 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
       if (!generation || state.phase === 'stopping') return state;
       return replaceGeneration(state, applyDrainStatus(generation, event, { policy: state.policy, now, effects, strictStart: false }));
     }
+    case 'group-lingers': {
+      const known = state.lingering.find((group) => group.pgid === event.pgid);
+      const group = known ? { ...known, checkAt: now + LINGER_CHECK_MS } : { pgid: event.pgid, checkAt: now + LINGER_CHECK_MS, killAt: now + state.policy.stopTimeoutMs };
+      return { ...state, lingering: [...state.lingering.filter((g) => g.pgid !== event.pgid), group] };
+    }
+    case 'group-gone':
+      return { ...state, lingering: state.lingering.filter((group) => group.pgid !== event.pgid) };
     case 'deadline':
       return state;
   }
+}
+
+/**
+ * Groups that outlived their leader: looked at again every LINGER_CHECK_MS (a master's children are
+ * usually gone within milliseconds, and nothing is said), SIGKILLed (and said) at the stop timeout.
+ */
+function watchLingering(state: PoolState, now: number, effects: Effect[]): PoolState {
+  if (!state.lingering.some((group) => group.checkAt <= now || group.killAt <= now)) return state;
+  const lingering: Lingering[] = [];
+  for (const group of state.lingering) {
+    if (group.killAt <= now) {
+      effects.push({ type: 'reap-group', pgid: group.pgid, force: true });
+    } else if (group.checkAt <= now) {
+      effects.push({ type: 'reap-group', pgid: group.pgid });
+      // Until the answer comes, only the kill deadline stands.
+      lingering.push({ ...group, checkAt: group.killAt });
+    } else {
+      lingering.push(group);
+    }
+  }
+  return { ...state, lingering };
+}
+
+/**
+ * A reloaded configuration: its settings apply from now on; its worker count only when the file's
+ * count changed, so that a `scale` survives a reload of an unchanged file.
+ */
+function withPolicy(state: PoolState, policy: PoolPolicy | undefined): PoolState {
+  if (!policy) return state;
+  const desiredWorkers = policy.workers !== state.policy.workers ? policy.workers : state.desiredWorkers;
+  return { ...state, policy, desiredWorkers };
 }
 
 function afterFailedStart(state: PoolState, generation: Generation, slot: number, gaveUp: string | undefined, effects: Effect[]): PoolState {
@@ -130,7 +172,7 @@ function afterFailedStart(state: PoolState, generation: Generation, slot: number
   if (state.phase === 'starting') {
     return { ...state, phase: 'stopping', exitCode: 1, failure: gaveUp, failedSlot: slot };
   }
-  return rollback(state, generation.id, gaveUp, effects, false);
+  return rollback(state, generation.id, gaveUp, effects, false, slot);
 }
 
 function applySignal(state: PoolState, signal: SupervisorSignal, now: number, effects: Effect[]): PoolState {
@@ -146,6 +188,10 @@ function applySignal(state: PoolState, signal: SupervisorSignal, now: number, ef
       effects.push({ type: 'reopen-logs' });
       return state;
     case 'SIGTTIN':
+      if (state.desiredWorkers >= MAX_WORKERS) {
+        effects.push({ type: 'log', level: 'warn', message: `SIGTTIN ignored: already ${state.desiredWorkers} workers, the most a pool may have` });
+        return state;
+      }
       return scale(state, state.desiredWorkers + 1, undefined, now, effects);
     case 'SIGTTOU':
       return scale(state, Math.max(1, state.desiredWorkers - 1), undefined, now, effects);
@@ -212,7 +258,7 @@ function settle(state: PoolState, now: number, effects: Effect[]): PoolState {
     const { pendingReload, ...rest } = next;
     next = beginReload(rest, pendingReload.requestIds, now, effects);
   }
-  if ((next.phase === 'stopping' || next.phase === 'quitting') && next.generations.every(isEmpty)) {
+  if ((next.phase === 'stopping' || next.phase === 'quitting') && next.generations.every(isEmpty) && next.lingering.length === 0) {
     effects.push({
       type: 'exit',
       code: next.exitCode,
@@ -243,7 +289,8 @@ function retire(state: PoolState, generation: Generation, effects: Effect[]): Po
   effects.push({ type: 'close-socket', generation: generation.id });
   const next = { ...state, generations: state.generations.filter((g) => g.id !== generation.id) };
   if (generation.phase === 'failing') {
-    return finishReloads(next, false, `reload failed: ${generation.failure ?? 'the new workers did not start'}; the old workers keep serving`, effects);
+    const failedWorker = generation.failedSlot !== undefined ? { generation: generation.id, slot: generation.failedSlot } : undefined;
+    return finishReloads(next, false, `reload failed: ${generation.failure ?? 'the new workers did not start'}; the old workers keep serving`, effects, false, failedWorker);
   }
   effects.push({ type: 'log', level: 'info', message: `generation ${generation.id} retired` });
   return next;

@@ -55,7 +55,7 @@ export function scale(state: PoolState, workers: number, requestId: number | und
   return requestReload(scaled, requestId, now, effects);
 }
 
-export function rollback(state: PoolState, generationId: number, why: string, effects: Effect[], opened: boolean): PoolState {
+export function rollback(state: PoolState, generationId: number, why: string, effects: Effect[], opened: boolean, failedSlot?: number): PoolState {
   const generation = state.generations.find((g) => g.id === generationId);
   if (!generation) return state;
   effects.push({ type: 'log', level: 'error', message: `reload failed, generation ${generationId} rolled back: ${why}; the old workers keep serving` });
@@ -63,17 +63,17 @@ export function rollback(state: PoolState, generationId: number, why: string, ef
     const next = { ...state, generations: state.generations.filter((g) => g.id !== generationId) };
     return finishReloads(next, false, `reload failed: ${why}`, effects);
   }
-  return replaceGeneration(state, { ...generation, phase: 'failing', failure: why });
+  return replaceGeneration(state, { ...generation, phase: 'failing', failure: why, ...(failedSlot !== undefined ? { failedSlot } : {}) });
 }
 
 /**
  * Answer the reload under way. A failed reload (rollback) keeps the requests that came during it:
  * they start the next one. Only a stopping pool answers those too, as failed.
  */
-export function finishReloads(state: PoolState, ok: boolean, message: string, effects: Effect[], stopping = false): PoolState {
+export function finishReloads(state: PoolState, ok: boolean, message: string, effects: Effect[], stopping = false, failedWorker?: { generation: number; slot: number }): PoolState {
   if (!state.reload && !(stopping && state.pendingReload)) return state;
   const requestIds = [...(state.reload?.requestIds ?? []), ...(stopping ? (state.pendingReload?.requestIds ?? []) : [])];
-  effects.push({ type: 'reload-finished', requestIds, ok, message });
+  effects.push({ type: 'reload-finished', requestIds, ok, message, ...(failedWorker ? { failedWorker } : {}) });
   const { reload: _done, ...rest } = state;
   return stopping ? { ...rest, pendingReload: undefined } : rest;
 }

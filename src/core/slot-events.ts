@@ -90,7 +90,7 @@ export function exited(
 ): FailedStart {
   const { pid } = slot;
   const fields = { pid, code: status.code, signal: status.signal, uptime_ms: Math.round(now - slot.startedAt) };
-  effects.push({ type: 'reap-group', pgid: pid });
+  effects.push({ type: 'reap-group', pgid: pid, signal: policy.stopSignal });
   if (slot.state === 'starting') {
     return failedStart(generation, slot, status, `exited before it was ready (${describeExit(status)})`, retriesLimited, policy, now, effects, pid);
   }

@@ -1,5 +1,5 @@
 /**
- * The logs of one supervisor, built from its StartConfig: the supervisor's own log (supervisor-log.ts) and the
+ * The logs of one supervisor, built from its SupervisorConfig and pools: the supervisor's own log (supervisor-log.ts) and the
  * one sink every worker's output goes to. The foreground `start` and the daemon both build them here; they differ
  * only in defaults (OpenLogsOptions).
  *
@@ -13,8 +13,8 @@
 import { fstatSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import { DEFAULT_LOG_MAX_FILES, type WorkerLogTarget } from '../config/log-config.js';
-import type { StartConfig } from '../config/start-config.js';
+import { DEFAULT_LOG_MAX_FILES } from '../config/log-config.js';
+import type { PoolConfig, SupervisorConfig, WorkerLogTarget } from '../config/types.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import type { Logger } from './logger.js';
 import { openRotatingFile } from './rotating-file.js';
@@ -49,20 +49,33 @@ export interface WorkerOutput {
   lastStderrLine(): string | undefined;
 }
 
+/** What one pool's workers need of the logs: how to open a worker's stdio, and where its pipes go. */
+export interface WorkerOutputs {
+  readonly workerStdio: WorkerStdio;
+  /** Captures the pipes of a worker just spawned with `workerStdio`. Call it in the same turn as the spawn:
+   *  execa resumes a pipe that nobody reads on the next turn (buffer: false), and what it reads is lost. */
+  attachWorker(pipes: WorkerPipes, origin: WorkerOrigin): WorkerOutput;
+}
+
+/** A pool's worker output, opened for it; released when the pool is gone. */
+export interface PoolOutput extends WorkerOutputs {
+  /** Where the workers' output goes, as a person would look for it. */
+  readonly location: string;
+  release(): Promise<void>;
+}
+
 export interface Logs {
   /** The supervisor log. Its reopen() reopens every log file (SIGUSR1); its close() is Logs.close(). */
   readonly logger: Logger;
   /** The supervisor log's file; undefined when it goes to stderr. */
   readonly logFile?: string;
-  readonly workerStdio: WorkerStdio;
-  /** Captures the pipes of a worker just spawned with `workerStdio`. Call it in the same turn as the spawn:
-   *  execa resumes a pipe that nobody reads on the next turn (buffer: false), and what it reads is lost. */
-  attachWorker(pipes: WorkerPipes, origin: WorkerOrigin): WorkerOutput;
+  /** Opens the pool's worker log (a file shared with other pools naming it, ours, or none); rejects with a one-line CliError. */
+  openWorkerOutput(pool: PoolConfig): Promise<PoolOutput>;
   /** Resolves when every attached pipe has ended, or after `withinMs`: a grandchild may hold a pipe for ever. */
   outputEnded(withinMs: number): Promise<void>;
   /** Reopens every log file by name (logrotate `create` mode), then logs what it reopened. */
   reopen(): Promise<void>;
-  /** Waits (bounded) for the workers' pipes to end, flushes and closes the worker log, then the supervisor log. */
+  /** Waits (bounded) for the workers' pipes to end, flushes and closes the worker logs, then the supervisor log. */
   close(): Promise<void>;
 }
 
@@ -76,12 +89,6 @@ export interface OpenLogsOptions {
   readonly journal?: boolean;
 }
 
-export interface LogTargets {
-  /** Undefined: stderr. */
-  readonly logFile?: string;
-  readonly workerLog: WorkerLogTarget;
-}
-
 /** How long close() waits for the workers' pipes to end after they exited. */
 export const OUTPUT_END_MS = 1000;
 /** The start-failure message quotes at most this much of a worker's last stderr line. */
@@ -91,25 +98,31 @@ function usage(message: string): CliError {
   return new CliError(message, START_EXIT.usage);
 }
 
-/**
- * Where each log goes in this mode. Options that would have no effect are refused (nothing silent): a format
- * for a worker log that is not a file, a rotation for logs that are not files.
- */
-export function resolveLogTargets(config: StartConfig, options: OpenLogsOptions): LogTargets {
-  const logFile = config.logFile ?? options.defaultLogFile;
+/** Where a pool's worker output goes in this mode; a format for output that is not a file is refused (nothing silent). */
+export function workerLogTarget(pool: PoolConfig, options: OpenLogsOptions): WorkerLogTarget {
   const workerPath = options.defaultWorkerLog;
-  const workerLog: WorkerLogTarget | undefined =
-    config.workerLog ?? (workerPath !== undefined ? { kind: 'file', path: workerPath } : options.foreground ? { kind: 'inherit' } : undefined);
-  if (logFile === undefined && !options.foreground) throw usage('a daemon has no terminal for its log: pass --log-file PATH');
-  if (workerLog === undefined) throw usage('a daemon has no terminal for worker output: pass --worker-log PATH (or none)');
-  if (config.workerLogFormat !== undefined && workerLog.kind !== 'file') {
-    throw usage(`--worker-log-format '${config.workerLogFormat}' applies to a worker log file: worker output is ${workerLog.kind === 'inherit' ? 'inherited' : 'discarded'}; pass --worker-log PATH`);
+  const target: WorkerLogTarget | undefined =
+    pool.workerLog ?? (workerPath !== undefined ? { kind: 'file', path: workerPath } : options.foreground ? { kind: 'inherit' } : undefined);
+  if (target === undefined) throw usage('a daemon has no terminal for worker output: pass --worker-log PATH (or none)');
+  if (pool.workerLogFormat !== undefined && target.kind !== 'file') {
+    throw usage(`--worker-log-format '${pool.workerLogFormat}' applies to a worker log file: worker output is ${target.kind === 'inherit' ? 'inherited' : 'discarded'}; pass --worker-log PATH`);
   }
-  const rotation = config.logMaxSize !== undefined ? '--log-max-size' : config.logMaxFiles !== undefined ? '--log-max-files' : undefined;
-  if (rotation !== undefined && logFile === undefined && workerLog.kind !== 'file') {
+  return target;
+}
+
+/** The supervisor log's file in this mode (undefined: stderr), checked with every pool's worker log. */
+export function resolveLogFile(supervisor: SupervisorConfig, pools: readonly PoolConfig[], options: OpenLogsOptions): string | undefined {
+  const logFile = supervisor.logFile ?? options.defaultLogFile;
+  if (logFile === undefined && !options.foreground) throw usage('a daemon has no terminal for its log: pass --log-file PATH');
+  const targets = pools.map((pool) => workerLogTarget(pool, options));
+  for (const target of targets) {
+    if (target.kind === 'file' && target.path === logFile) throw usage(`--log-file and --worker-log name the same file '${logFile}': give each log its own file`);
+  }
+  const rotation = supervisor.logMaxSize !== undefined ? '--log-max-size' : supervisor.logMaxFiles !== undefined ? '--log-max-files' : undefined;
+  if (rotation !== undefined && logFile === undefined && !targets.some((target) => target.kind === 'file')) {
     throw usage(`${rotation} applies to log files, and there is none: pass --log-file PATH or --worker-log PATH`);
   }
-  return { ...(logFile !== undefined ? { logFile } : {}), workerLog };
+  return logFile;
 }
 
 /**
@@ -127,47 +140,22 @@ export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
   }
 }
 
-/** Opens the logs; rejects with a one-line CliError (exit 2) when a file cannot be opened, leaving none open. */
-export async function openLogs(config: StartConfig, options: OpenLogsOptions): Promise<Logs> {
-  const targets = resolveLogTargets(config, options);
-  const rotation = { maxSize: config.logMaxSize, maxFiles: config.logMaxFiles ?? DEFAULT_LOG_MAX_FILES };
+/** Opens the supervisor log; rejects with a one-line CliError (exit 2) when it cannot be opened. Worker logs open per pool. */
+export async function openLogs(supervisor: SupervisorConfig, pools: readonly PoolConfig[], options: OpenLogsOptions): Promise<Logs> {
+  const logFile = resolveLogFile(supervisor, pools, options);
+  const rotation = { maxSize: supervisor.logMaxSize, maxFiles: supervisor.logMaxFiles ?? DEFAULT_LOG_MAX_FILES };
   // Files whose last reopen was refused (safe-open.ts): not listed as reopened.
   const refused = new Set<string>();
   const supervisorLog = await explained('--log-file', () =>
     createSupervisorLogger({
-      level: config.logLevel,
-      format: config.logFormat,
+      level: supervisor.logLevel,
+      format: supervisor.logFormat,
       journal: options.journal ?? stderrIsJournal(),
       onRefused: (error) => refused.add(error.path),
-      ...(targets.logFile !== undefined ? { file: { path: targets.logFile, ...rotation } } : {}),
+      ...(logFile !== undefined ? { file: { path: logFile, ...rotation } } : {}),
     }),
   );
-  const target = targets.workerLog;
-  const name = target.kind === 'file' ? target.path : 'stderr';
-  const faults = {
-    onError: (error: NodeJS.ErrnoException) =>
-      supervisorLog.log('error', `unable to write worker log ${name}: ${describeErrno(error)}; dropping worker output until it works again, workers keep running`),
-    onRecover: (recovery: SinkRecovery) =>
-      supervisorLog.log('warn', `worker log ${name} writable again`, {
-        cause: recovery.error.code ?? recovery.error.message,
-        down_ms: recovery.downMs,
-        dropped_lines: recovery.droppedLines,
-      }),
-    onRefused: (error: LogFileRefusedError) => {
-      refused.add(error.path);
-      supervisorLog.log('error', `${error.message}; worker output still goes to the file opened before`);
-    },
-  };
-  try {
-    let sink: LineSink | null = null;
-    if (target.kind === 'file') sink = await explained('--worker-log', () => openRotatingFile({ path: target.path, ...rotation, ...faults }));
-    // Only stderr is piped with inherit; one sink for every worker keeps whole lines from mixing on our stderr.
-    if (target.kind === 'inherit') sink = new StreamSink(process.stderr, { ...faults, endStream: false });
-    return new OpenedLogs(supervisorLog, targets, sink, config.workerLogFormat ?? 'text', refused);
-  } catch (error) {
-    await supervisorLog.close();
-    throw error;
-  }
+  return new OpenedLogs(supervisorLog, logFile, rotation, options, refused);
 }
 
 /** `unable to open log file X: ENOENT (no such file or directory)` + what to do, as a usage error. */
@@ -188,24 +176,32 @@ async function explained<T>(option: string, open: () => Promise<T>): Promise<T> 
   }
 }
 
+interface SharedSink {
+  readonly sink: LineSink;
+  readonly name: string;
+  users: number;
+}
+
+const INHERIT = '\0inherit';
+
 class OpenedLogs implements Logs {
   readonly logger: Logger;
   readonly logFile?: string;
-  readonly workerStdio: WorkerStdio;
   private readonly open = new Set<Promise<void>>();
+  /** One sink per file (pools naming the same file share it), and one for inherited output. */
+  private readonly sinks = new Map<string, SharedSink>();
+  /** Sinks of released pools still flushing. */
+  private readonly ending = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
 
   constructor(
     private readonly supervisorLog: SupervisorLogger,
-    private readonly targets: LogTargets,
-    private readonly workerSink: LineSink | null,
-    private readonly format: WorkerLogFormat,
+    logFile: string | undefined,
+    private readonly rotation: { readonly maxSize: number | undefined; readonly maxFiles: number },
+    private readonly options: OpenLogsOptions,
     private readonly refused: Set<string>,
   ) {
-    if (targets.logFile !== undefined) this.logFile = targets.logFile;
-    const kind = targets.workerLog.kind;
-    this.workerStdio =
-      kind === 'file' ? { stdout: 'pipe', stderr: 'pipe' } : kind === 'inherit' ? { stdout: 'inherit', stderr: 'pipe' } : { stdout: 'ignore', stderr: 'ignore' };
+    if (logFile !== undefined) this.logFile = logFile;
     this.logger = {
       log: (level, message, fields) => supervisorLog.log(level, message, fields),
       reopen: () => void this.reopen(),
@@ -213,13 +209,76 @@ class OpenedLogs implements Logs {
     };
   }
 
-  attachWorker(pipes: WorkerPipes, origin: WorkerOrigin): WorkerOutput {
+  async openWorkerOutput(pool: PoolConfig): Promise<PoolOutput> {
+    const target = workerLogTarget(pool, this.options);
+    const shared = target.kind === 'none' ? null : await this.sharedSink(target);
+    const workerStdio: WorkerStdio =
+      target.kind === 'file' ? { stdout: 'pipe', stderr: 'pipe' } : target.kind === 'inherit' ? { stdout: 'inherit', stderr: 'pipe' } : { stdout: 'ignore', stderr: 'ignore' };
+    // Only stderr is piped with inherit, written raw; a file gets the pool's format.
+    const format: WorkerLogFormat = target.kind === 'file' ? (pool.workerLogFormat ?? 'text') : 'raw';
+    const poolName = pool.name === 'default' ? undefined : pool.name;
+    let released = false;
+    const location = target.kind === 'file' ? target.path : target.kind === 'inherit' ? "the supervisor's stderr" : 'discarded (worker log none)';
+    return {
+      workerStdio,
+      location,
+      attachWorker: (pipes, origin) => this.attach(pipes, { ...origin, ...(poolName !== undefined ? { pool: poolName } : {}) }, shared?.sink ?? null, format),
+      release: async () => {
+        if (released || shared === null) return;
+        released = true;
+        // The pool's workers exited, but their pipes may still hold lines: read them before letting go.
+        await this.outputEnded(OUTPUT_END_MS);
+        shared.users -= 1;
+        if (shared.users === 0 && this.closing === null) {
+          this.sinks.delete([...this.sinks].find(([, s]) => s === shared)?.[0] ?? '');
+          // close() waits for it: a rotation cut short by our exit would lose a file.
+          const ending = shared.sink.end();
+          this.ending.add(ending);
+          await ending;
+        }
+      },
+    };
+  }
+
+  private async sharedSink(target: Exclude<WorkerLogTarget, { kind: 'none' }>): Promise<SharedSink> {
+    const key = target.kind === 'file' ? target.path : INHERIT;
+    const existing = this.sinks.get(key);
+    if (existing) {
+      existing.users += 1;
+      return existing;
+    }
+    const name = target.kind === 'file' ? target.path : 'stderr';
+    const faults = {
+      onError: (error: NodeJS.ErrnoException) =>
+        this.supervisorLog.log('error', `unable to write worker log ${name}: ${describeErrno(error)}; dropping worker output until it works again, workers keep running`),
+      onRecover: (recovery: SinkRecovery) =>
+        this.supervisorLog.log('warn', `worker log ${name} writable again`, {
+          cause: recovery.error.code ?? recovery.error.message,
+          down_ms: recovery.downMs,
+          dropped_lines: recovery.droppedLines,
+        }),
+      onRefused: (error: LogFileRefusedError) => {
+        this.refused.add(error.path);
+        this.supervisorLog.log('error', `${error.message}; worker output still goes to the file opened before`);
+      },
+    };
+    const sink =
+      target.kind === 'file'
+        ? await explained('--worker-log', () => openRotatingFile({ path: target.path, ...this.rotation, ...faults }))
+        : // One sink for every worker keeps whole lines from mixing on our stderr.
+          new StreamSink(process.stderr, { ...faults, endStream: false });
+    const shared = { sink, name, users: 1 };
+    this.sinks.set(key, shared);
+    return shared;
+  }
+
+  private attach(pipes: WorkerPipes, origin: WorkerOrigin & { readonly pool?: string }, sink: LineSink | null, format: WorkerLogFormat): WorkerOutput {
     const captures: Promise<unknown>[] = [];
     let stderr: WorkerOutputCapture | undefined;
     for (const streamName of ['stdout', 'stderr'] as const) {
       const stream = pipes[streamName];
       if (!stream) continue;
-      const capture = this.capture(stream, streamName, origin);
+      const capture = this.capture(stream, streamName, origin, sink, format);
       captures.push(capture.done);
       if (streamName === 'stderr') stderr = capture;
     }
@@ -248,15 +307,15 @@ class OpenedLogs implements Logs {
     if (this.closing !== null) return;
     const started = performance.now();
     this.refused.clear();
-    await Promise.all([this.supervisorLog.reopen(), this.workerSink?.reopen()]);
-    const worker = this.targets.workerLog;
+    const files = [...this.sinks.entries()].filter(([key]) => key !== INHERIT);
+    await Promise.all([this.supervisorLog.reopen(), ...files.map(([, shared]) => shared.sink.reopen())]);
     // A file that failed to open again was reported by its sink (onError, onRefused); list only what works.
-    const files = [
-      ...(this.targets.logFile !== undefined ? [this.targets.logFile] : []),
-      ...(worker.kind === 'file' && !this.workerSink?.stats().failing ? [worker.path] : []),
+    const reopened = [
+      ...(this.logFile !== undefined ? [this.logFile] : []),
+      ...files.filter(([, shared]) => !shared.sink.stats().failing).map(([path]) => path),
     ].filter((file) => !this.refused.has(file));
     const took = { took_ms: Math.round(performance.now() - started) };
-    if (files.length > 0) this.supervisorLog.log('info', `log files reopened: ${files.join(', ')}`, took);
+    if (reopened.length > 0) this.supervisorLog.log('info', `log files reopened: ${reopened.join(', ')}`, took);
     else if (this.refused.size === 0) this.supervisorLog.log('info', 'no log file to reopen (logging to stderr)');
   }
 
@@ -265,15 +324,13 @@ class OpenedLogs implements Logs {
     return this.closing;
   }
 
-  private capture(stream: Readable, streamName: WorkerStreamName, origin: WorkerOrigin): WorkerOutputCapture {
-    const sink = this.workerSink;
+  private capture(stream: Readable, streamName: WorkerStreamName, origin: WorkerOrigin & { readonly pool?: string }, sink: LineSink | null, format: WorkerLogFormat): WorkerOutputCapture {
     if (sink === null) {
       // Not expected (a pipe with worker output to none); read and discard rather than stall the worker.
       stream.resume();
       return { done: new Promise((resolve) => stream.once('close', () => resolve({ bytes: 0, cutPieces: 0 }))), lastLine: () => undefined };
     }
-    const format = this.targets.workerLog.kind === 'file' ? this.format : 'raw';
-    const capture = captureWorkerOutput({ stream, streamName, workerIndex: origin.workerIndex, pid: origin.pid, sink, format });
+    const capture = captureWorkerOutput({ stream, streamName, ...(origin.pool !== undefined ? { pool: origin.pool } : {}), workerIndex: origin.workerIndex, pid: origin.pid, sink, format });
     void capture.done.then((result) => {
       if (result.error) this.supervisorLog.log('warn', `worker ${origin.pid} ${streamName} pipe failed: ${result.error.message}`);
     });
@@ -282,13 +339,15 @@ class OpenedLogs implements Logs {
 
   private async shutDown(): Promise<void> {
     await this.outputEnded(OUTPUT_END_MS);
-    if (this.workerSink !== null) {
-      await this.workerSink.end();
-      const { droppedLines, droppedBytes } = this.workerSink.stats();
+    await Promise.all(this.ending);
+    for (const shared of this.sinks.values()) {
+      await shared.sink.end();
+      const { droppedLines, droppedBytes } = shared.sink.stats();
       if (droppedLines > 0) {
-        this.supervisorLog.log('warn', 'worker output dropped while its log could not be written', { dropped_lines: droppedLines, dropped_bytes: droppedBytes });
+        this.supervisorLog.log('warn', `worker output dropped while ${shared.name} could not be written`, { dropped_lines: droppedLines, dropped_bytes: droppedBytes });
       }
     }
+    this.sinks.clear();
     await this.supervisorLog.close();
   }
 }

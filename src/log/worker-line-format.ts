@@ -10,11 +10,14 @@
  */
 import type { LineEnd, LineHandler } from './line-splitter.js';
 
-export type WorkerLogFormat = 'text' | 'json' | 'raw';
-export const WORKER_LOG_FORMATS: readonly WorkerLogFormat[] = ['text', 'json', 'raw'];
+import type { WorkerLogFormat } from '../config/log-values.js';
+
+export { WORKER_LOG_FORMATS, type WorkerLogFormat } from '../config/log-values.js';
 export type WorkerStreamName = 'stdout' | 'stderr';
 
 export interface LineOrigin {
+  /** The pool's name, when the instance has named pools (`pool=www`). */
+  readonly pool?: string;
   readonly workerIndex: number;
   readonly pid: number;
   readonly stream: WorkerStreamName;
@@ -90,7 +93,7 @@ class TextFormatter implements LineFormatter {
   private cutHeader = Buffer.alloc(0);
 
   constructor(private readonly origin: LineOrigin) {
-    this.prefix = ` worker=${origin.workerIndex} pid=${origin.pid} ${origin.stream}`;
+    this.prefix = `${origin.pool !== undefined ? ` pool=${origin.pool}` : ''} worker=${origin.workerIndex} pid=${origin.pid} ${origin.stream}`;
   }
 
   start(time: string): void {
@@ -115,8 +118,9 @@ class JsonFormatter implements LineFormatter {
   constructor(private readonly origin: LineOrigin) {}
 
   start(time: string): void {
-    const { workerIndex, pid, stream } = this.origin;
-    this.prefix = `{"time":"${time}","worker":${workerIndex},"pid":${pid},"stream":"${stream}","line":`;
+    const { pool, workerIndex, pid, stream } = this.origin;
+    const named = pool !== undefined ? `"pool":${JSON.stringify(pool)},` : '';
+    this.prefix = `{"time":"${time}",${named}"worker":${workerIndex},"pid":${pid},"stream":"${stream}","line":`;
   }
 
   readonly add: LineHandler = (buffer, start, end, kind: LineEnd) => {

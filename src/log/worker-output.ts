@@ -18,6 +18,7 @@ import { createLineFormatter, type WorkerLogFormat, type WorkerStreamName } from
 export interface CaptureOptions {
   readonly stream: Readable;
   readonly streamName: WorkerStreamName;
+  readonly pool?: string;
   readonly workerIndex: number;
   readonly pid: number;
   readonly sink: LineSink;
@@ -49,7 +50,7 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
   // with fewer small JS allocations V8 scavenged less often, and the 64 KiB read buffers waited longer for GC.
   const splitter = new LineSplitter(options.maxLineBytes ?? MAX_LINE_BYTES);
   const { workerIndex, pid, streamName } = options;
-  const formatter = createLineFormatter(options.format, { workerIndex, pid, stream: streamName });
+  const formatter = createLineFormatter(options.format, { ...(options.pool !== undefined ? { pool: options.pool } : {}), workerIndex, pid, stream: streamName });
   const counts = { bytes: 0, cutPieces: 0 };
   let last: { buffer: Buffer; start: number; end: number } | null = null;
   let lastText: string | undefined;

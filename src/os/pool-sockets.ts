@@ -19,13 +19,19 @@ export class PoolSockets {
 
   constructor(
     first: ListenSocket,
-    private readonly backlog: number,
-    private readonly unixOptions: Omit<UnixOptions, 'backlog' | 'staged'>,
+    private backlog: number,
+    private unixOptions: Omit<UnixOptions, 'backlog' | 'staged'>,
     firstGeneration = 1,
   ) {
     this.sockets.set(firstGeneration, first);
     if (first.address.kind === 'tcp') this.members.push(first);
     this.target = first;
+  }
+
+  /** What the next generation's socket gets (a reloaded configuration). */
+  configure(backlog: number, unixOptions: Omit<UnixOptions, 'backlog' | 'staged'>): void {
+    this.backlog = backlog;
+    this.unixOptions = unixOptions;
   }
 
   get(generation: number): ListenSocket | undefined {

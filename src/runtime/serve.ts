@@ -1,36 +1,47 @@
 /**
- * Serving a bound pool until it stops: the supervisor, its signals, its control socket, its record
- * in the run directory and its systemd notifications — the same in the foreground and as a daemon.
+ * Serving an instance until it stops: the supervisor of its pools, its signals, its control socket,
+ * its record in the run directory and its systemd notifications — the same in the foreground and as
+ * a daemon.
  */
 import { performance } from 'node:perf_hooks';
-import type { StartConfig } from '../config/start-config.js';
-import type { PoolPolicy, PoolState } from '../core/pool.js';
-import type { Effect } from '../core/effects.js';
+import type { Configuration, PoolConfig } from '../config/types.js';
+import type { SupervisorEffect } from '../core/supervisor-events.js';
+import type { SupervisorState } from '../core/supervisor.js';
 import { hasProcess } from '../core/slot.js';
 import type { Logs } from '../log/setup.js';
 import type { ListenSocket } from '../os/listen-socket.js';
-import { PoolSockets } from '../os/pool-sockets.js';
+import { formatAddress } from '../os/sockaddr.js';
 import type { Claimed, PublishedInstance } from '../control/instance.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import { startControlServer, stopControlServer } from '../control/server.js';
 import { Notifier } from '../control/notify.js';
 import { Supervisor, type SupervisorExit } from './supervisor.js';
-import { WorkerPool } from './worker-launcher.js';
+import { PoolRuntime, type PoolContext } from './pool-runtime.js';
 import { wireSignals } from './signals.js';
 import { instanceStatus } from './status.js';
+import { WatchFollower } from './watch-follower.js';
 
 /** After the workers exited, how long to wait for their pipes to end before their last lines are read. */
 const OUTPUT_END_MS = 1000;
 
-export interface ServeOptions {
-  readonly config: StartConfig;
-  readonly policy: PoolPolicy;
+/** A pool bound by `start` before serving (so a bind failure ends start-up with its own exit code). */
+export interface BoundPool {
+  readonly config: PoolConfig;
   readonly socket: ListenSocket;
-  readonly unixOptions: { mode: number; uid?: number; gid?: number };
+}
+
+export interface ServeOptions {
+  readonly configuration: Configuration;
+  readonly procReadiness: boolean;
+  readonly pools: readonly BoundPool[];
+  /** Binds an added pool's socket (a reload or update added it). */
+  readonly bindPool: (config: PoolConfig) => ListenSocket;
+  /** Reads the configuration again, as `start` did. */
+  readonly loadConfiguration: () => Promise<Configuration>;
   readonly logs: Logs;
   readonly claimed: Claimed;
   readonly instance: PublishedInstance;
-  /** Every slot ready: the pool serves. */
+  /** Every pool serves. */
   readonly onReady: () => void;
 }
 
@@ -60,60 +71,105 @@ class RequestWaiters {
   }
 }
 
-function workerPids(state: PoolState): number[] {
-  return state.generations.flatMap((generation) => generation.slots.filter(hasProcess).map((slot) => slot.pid));
+function workerPids(state: SupervisorState): number[] {
+  return state.pools.flatMap((pool) => pool.state.generations.flatMap((generation) => generation.slots.filter(hasProcess).map((slot) => slot.pid)));
+}
+
+function poolAddresses(state: SupervisorState): { name: string; address: string }[] {
+  return state.pools.filter((pool) => !pool.removing).map((pool) => ({ name: pool.name, address: formatAddress(pool.config.address) }));
 }
 
 /** systemd hears of readiness, reloads and the stop (Type=notify). */
-function notifications(notifier: Notifier, effects: readonly Effect[], state: PoolState, stopping: { told: boolean }): void {
-  const running = state.phase === 'running';
+function notifications(notifier: Notifier, effects: readonly SupervisorEffect[], state: SupervisorState, stopping: { told: boolean }): void {
   for (const effect of effects) {
-    if (effect.type === 'open-generation') notifier.reloading();
-    // READY=1 again only once a reload that began is over, and never after STOPPING=1.
-    if (effect.type === 'reload-finished' && running && !stopping.told && state.reload === undefined) notifier.status(effect.message);
+    if (effect.type === 'load-config' || (effect.type === 'pool' && effect.effect.type === 'open-generation')) notifier.reloading();
+    // READY=1 again only once what began is over, and never after STOPPING=1.
+    if (effect.type === 'request-done' && state.phase === 'running' && !stopping.told && !state.loading && state.outstanding.length === 0) notifier.status(effect.message);
   }
-  if (!stopping.told && (state.phase === 'stopping' || state.phase === 'quitting')) {
+  if (!stopping.told && (state.phase === 'stopping' || state.phase === 'stopped')) {
     stopping.told = true;
     notifier.stopping();
   }
 }
 
-export async function servePool(options: ServeOptions): Promise<Served> {
-  const { config, logs, socket, claimed, instance } = options;
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+/** `listening on ADDRESS: starting N × PROGRAM` for one pool, as it always read; each pool named for several. */
+function startingLine(configuration: Configuration): string {
+  const [only, ...others] = configuration.pools;
+  if (only && others.length === 0) return `listening on ${formatAddress(only.address)}: starting ${only.workers} × ${only.program}`;
+  return `starting ${configuration.pools.length} pools: ${configuration.pools.map((pool) => `${pool.name} (${pool.workers} × ${pool.program} on ${formatAddress(pool.address)})`).join(', ')}`;
+}
+
+function readyLine(configuration: Configuration): string {
+  const [only, ...others] = configuration.pools;
+  if (only && others.length === 0) return `${plural(only.workers, 'worker')} on ${formatAddress(only.address)}`;
+  return `${configuration.pools.length} pools: ${configuration.pools.map((pool) => `${pool.name} (${plural(pool.workers, 'worker')} on ${formatAddress(pool.address)})`).join(', ')}`;
+}
+
+export async function serveInstance(options: ServeOptions): Promise<Served> {
+  const { logs, claimed, instance } = options;
   const { logger } = logs;
   const startedAt = performance.now();
-  const sockets = new PoolSockets(socket, config.backlog, options.unixOptions);
-  const workers = new WorkerPool(config, sockets, logs);
   const waiters = new RequestWaiters();
   const notifier = new Notifier(process.env.NOTIFY_SOCKET);
   const stopping = { told: false };
-  const supervisor = new Supervisor({
-    policy: options.policy,
-    sockets,
-    launcher: workers,
+  const outputs = await Promise.all(options.pools.map((pool) => logs.openWorkerOutput(pool.config)));
+  const makePool = (bound: BoundPool, index: number) => (context: PoolContext) => new PoolRuntime(bound.config, bound.socket, outputs[index] as (typeof outputs)[number], context);
+  let configuration = options.configuration;
+  const supervisor: Supervisor = new Supervisor({
+    configuration,
+    procReadiness: options.procReadiness,
+    pools: new Map(options.pools.map((bound, index) => [bound.config.name, makePool(bound, index)])),
+    openPool: async (config, context) => {
+      const output = await logs.openWorkerOutput(config);
+      try {
+        return new PoolRuntime(config, options.bindPool(config), output, context);
+      } catch (error) {
+        await output.release();
+        throw error;
+      }
+    },
+    loadConfiguration: options.loadConfiguration,
     logger,
     onStarted: () => {
-      logger.log('info', `ready: ${config.workers} worker${config.workers === 1 ? '' : 's'} on ${socket.name}`, { pid: process.pid, address: socket.name, name: claimed.name });
+      logger.log('info', `ready: ${readyLine(configuration)}`, { pid: process.pid, name: claimed.name });
       instance.publish();
-      notifier.ready(`serving ${config.workers} worker(s) on ${socket.name}`);
+      notifier.ready(`serving ${readyLine(configuration)}`);
       options.onReady();
     },
     onRequestDone: (ids, ok, message) => waiters.resolve(ids, ok, message),
+    onPoolReleased: (pool) => void pool.output.release(),
+    onConfigurationLoaded: (loaded) => {
+      configuration = loaded;
+      void watch.follow(loaded);
+    },
     onDispatched: (state, effects) => {
       instance.setWorkers(workerPids(state));
+      instance.setPools(poolAddresses(state));
       notifications(notifier, effects, state, stopping);
     },
   });
   const handle = async (request: ControlRequest): Promise<ControlResponse> => {
     switch (request.command) {
       case 'status': {
-        const status = instanceStatus(supervisor.snapshot, sockets, { name: claimed.name, address: socket.name, backlog: config.backlog, startedAt, now: performance.now() });
+        const status = instanceStatus(supervisor.snapshot, (key) => supervisor.pool(key), {
+          name: claimed.name,
+          ...(configuration.supervisor.configFile !== undefined ? { configFile: configuration.supervisor.configFile } : {}),
+          startedAt,
+          now: performance.now(),
+        });
         return { ok: true, message: status.phase, status };
       }
       case 'reload':
+      case 'update':
       case 'scale': {
         const { id, answer } = waiters.add();
-        supervisor.enqueue(request.command === 'reload' ? { type: 'reload', requestId: id } : { type: 'scale', workers: request.workers, requestId: id });
+        if (request.command === 'reload') supervisor.enqueue({ type: 'reload', requestId: id, ...(request.pool !== undefined ? { pool: request.pool } : {}) });
+        else if (request.command === 'update') supervisor.enqueue({ type: 'update', requestId: id });
+        else supervisor.enqueue({ type: 'scale', workers: request.workers, requestId: id, ...(request.pool !== undefined ? { pool: request.pool } : {}) });
         return answer;
       }
       case 'stop':
@@ -124,19 +180,21 @@ export async function servePool(options: ServeOptions): Promise<Served> {
         return { ok: true, message: 'reopening log files' };
     }
   };
+  const watch = new WatchFollower((event) => supervisor.enqueue(event));
+  await watch.follow(configuration);
   const control = await startControlServer(claimed.paths.control, handle);
   const unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
-  logger.log('info', `listening on ${socket.name}: starting ${config.workers} × ${config.program}`, { pid: process.pid, backlog: config.backlog, blocking: socket.blocking, name: claimed.name });
+  logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
   try {
     supervisor.start();
     const exit = await supervisor.finished;
-    waiters.failAll('the pool stopped');
-    sockets.closeAll();
+    waiters.failAll('the supervisor stopped');
     await logs.outputEnded(OUTPUT_END_MS);
-    const said = exit.failedSlot !== undefined ? workers.lastStderrLine(1, exit.failedSlot) : undefined;
+    const said = exit.failedPool && exit.failedSlot !== undefined ? exit.failedPool.workers.lastStderrLine(1, exit.failedSlot) : undefined;
     return { exit, ...(said ? { lastStderrLine: said } : {}) };
   } finally {
     unwire();
+    await watch.close();
     await stopControlServer(control, claimed.paths.control);
     instance.remove();
   }

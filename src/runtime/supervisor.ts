@@ -1,55 +1,61 @@
 /**
- * The supervisor's loop: one queue of events, one dispatch that calls core's reconcile(), an
- * executor for the effects it returns, and one timer armed for the earliest deadline. Callbacks
- * (signals, exits, the timer, control requests) only enqueue; an idle supervisor makes no wake-ups.
+ * The supervisor's loop: one queue of events, one dispatch that calls core's reconcileSupervisor(),
+ * an executor for the effects it returns (a pool's own effects go to that pool's PoolRuntime), and one
+ * timer armed for the earliest deadline. Callbacks (signals, exits, the timer, control requests, a
+ * configuration load, a file watcher) only enqueue; an idle supervisor makes no wake-ups.
  */
 import { performance } from 'node:perf_hooks';
-import { initialPoolState, nextDeadline, reconcile, type PoolPolicy, type PoolState } from '../core/pool.js';
-import type { Effect } from '../core/effects.js';
+import type { Configuration, PoolConfig } from '../config/types.js';
 import type { Event } from '../core/events.js';
+import { initialSupervisorState, nextSupervisorDeadline, reconcileSupervisor, type SupervisorState } from '../core/supervisor.js';
+import type { SupervisorEffect, SupervisorEvent } from '../core/supervisor-events.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { PoolSockets } from '../os/pool-sockets.js';
-import { groupListeningState, useSocketPortReader } from '../os/proc.js';
+import { useSocketPortReader } from '../os/proc.js';
 import { socketLocalPort } from '../os/libc.js';
+import { POOL_ACTS, type PoolRuntime, type PoolContext } from './pool-runtime.js';
 
 useSocketPortReader(socketLocalPort);
-import { describeError } from '../errors.js';
-import { observeDrain } from './drain-probe.js';
 
-const ACTS: ReadonlySet<Effect['type']> = new Set<Effect['type']>([
-  'spawn', 'signal', 'reap-group', 'probe', 'probe-drain', 'set-blocking', 'open-generation', 'steer', 'shutdown-socket', 'close-socket', 'unlink-path',
-]);
-
-export interface WorkerLauncher {
-  /** Re-read what a new generation runs (a reload); throws with the reason if it cannot. */
-  prepare(generation: number): void;
-  /** Start a worker for a slot of a generation on its socket; returns its pid (its process group id too). */
-  spawn(generation: number, slot: number, onExit: (pid: number, code: number | null, signal: string | null) => void): number;
-}
+/** How long a failed reload's answer waits for its failed worker's last stderr line. */
+const OUTPUT_WAIT_MS = 500;
 
 export interface SupervisorOptions {
-  readonly policy: PoolPolicy;
-  readonly sockets: PoolSockets;
-  readonly launcher: WorkerLauncher;
+  readonly configuration: Configuration;
+  readonly procReadiness: boolean;
+  /** The pools bound at start-up, by name (their key). */
+  readonly pools: ReadonlyMap<string, (context: PoolContext) => PoolRuntime>;
+  /** Bind an added pool's socket and open its log; rejects with the reason. */
+  readonly openPool: (config: PoolConfig, context: PoolContext) => Promise<PoolRuntime>;
+  /** Read the configuration again, as at start (reload, update). */
+  readonly loadConfiguration: () => Promise<Configuration>;
   readonly logger: Logger;
-  readonly onStarted: (state: PoolState) => void;
-  /** A reload or scale request finished; requestIds name the control requests it answers. */
+  readonly onStarted: () => void;
+  /** A reload, update or scale request finished. */
   readonly onRequestDone?: (requestIds: readonly number[], ok: boolean, message: string) => void;
+  /** A pool is gone (stopped, removed): its log may be let go of. */
+  readonly onPoolReleased?: (pool: PoolRuntime) => void;
+  /** A configuration was loaded and applied (watchers follow it). */
+  readonly onConfigurationLoaded?: (configuration: Configuration) => void;
   /** After every dispatch: the state and what it did (records, systemd notifications follow it). */
-  readonly onDispatched?: (state: PoolState, effects: readonly Effect[]) => void;
+  readonly onDispatched?: (state: SupervisorState, effects: readonly SupervisorEffect[]) => void;
   readonly now?: () => number;
 }
 
 export interface SupervisorExit {
   readonly code: number;
   readonly reason?: string;
-  /** The slot whose failed starts ended start-up, so its last stderr line can be told. */
+  /** The pool and slot whose failed starts ended start-up, so its last stderr line can be told. */
+  readonly failedPool?: PoolRuntime;
   readonly failedSlot?: number;
 }
 
 export class Supervisor {
-  private state: PoolState;
-  private readonly queue: Event[] = [];
+  private state: SupervisorState;
+  private readonly pools = new Map<string, PoolRuntime>();
+  /** Released pools, kept by name so a failed start-up can still tell a worker's last stderr line. */
+  private readonly released = new Map<string, PoolRuntime>();
+  private readonly queue: SupervisorEvent[] = [];
   private dispatching = false;
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
@@ -58,37 +64,51 @@ export class Supervisor {
   private readonly now: () => number;
 
   constructor(private readonly options: SupervisorOptions) {
-    this.state = initialPoolState(options.policy);
+    this.state = initialSupervisorState(options.configuration, options.procReadiness);
     this.now = options.now ?? (() => performance.now());
+    for (const [key, make] of options.pools) this.pools.set(key, make(this.contextFor(key)));
     this.finished = new Promise((resolve) => {
       this.finish = resolve;
     });
   }
 
-  get snapshot(): PoolState {
+  get snapshot(): SupervisorState {
     return this.state;
+  }
+
+  pool(key: string): PoolRuntime | undefined {
+    return this.pools.get(key);
   }
 
   start(): void {
     this.enqueue({ type: 'start' });
   }
 
-  enqueue(event: Event): void {
+  enqueue(event: SupervisorEvent): void {
     this.queue.push(event);
     if (!this.dispatching) this.dispatch();
   }
 
+  private contextFor(key: string): PoolContext {
+    return {
+      logger: this.options.logger,
+      report: (event: Event) => this.queue.push({ type: 'pool', pool: key, event }),
+      enqueue: (event: Event) => this.enqueue({ type: 'pool', pool: key, event }),
+      generations: () => this.state.pools.find((pool) => pool.key === key)?.state.generations ?? [],
+    };
+  }
+
   private dispatch(): void {
     this.dispatching = true;
-    const done: Effect[] = [];
+    const done: SupervisorEffect[] = [];
     try {
       for (let event = this.queue.shift(); event; event = this.queue.shift()) {
-        const { state, effects } = reconcile(this.state, event, this.now());
+        const { state, effects } = reconcileSupervisor(this.state, event, this.now());
         this.state = state;
         // Acts on processes and sockets first, then what reports them (log lines, callbacks) in their
         // own order: a respawn should not wait for a log write.
-        for (const effect of effects) if (ACTS.has(effect.type)) this.execute(effect);
-        for (const effect of effects) if (!ACTS.has(effect.type)) this.execute(effect);
+        for (const effect of effects) if (isAct(effect)) this.execute(effect);
+        for (const effect of effects) if (!isAct(effect)) this.execute(effect);
         done.push(...effects);
       }
     } finally {
@@ -99,7 +119,7 @@ export class Supervisor {
   }
 
   private arm(): void {
-    const deadline = this.state.phase === 'stopped' ? undefined : nextDeadline(this.state);
+    const deadline = nextSupervisorDeadline(this.state);
     if (deadline === this.armedFor) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -112,108 +132,90 @@ export class Supervisor {
     }, Math.max(0, Math.ceil(deadline - this.now())));
   }
 
-  private execute(effect: Effect): void {
-    const { logger, sockets } = this.options;
+  private execute(effect: SupervisorEffect): void {
+    const { logger } = this.options;
     switch (effect.type) {
-      case 'spawn':
-        return this.spawn(effect.generation, effect.slot);
-      case 'signal':
-        this.signalGroup(effect.pgid, effect.signal);
-        return;
-      case 'reap-group':
-        return this.reapGroup(effect.pgid);
-      case 'probe': {
-        const socket = sockets.get(effect.generation);
-        const how = socket ? groupListeningState(effect.pid, socket.identity) : undefined;
-        if (how) this.queue.push({ type: 'listening', pid: effect.pid, how });
-        return;
+      case 'pool':
+        return this.pools.get(effect.pool)?.execute(effect.effect);
+      case 'load-config':
+        return this.loadConfiguration();
+      case 'open-pool':
+        return this.openPool(effect.pool, effect.config);
+      case 'configure-pool':
+        return this.pools.get(effect.pool)?.configure(effect.config);
+      case 'release-pool': {
+        const pool = this.pools.get(effect.pool);
+        if (!pool) return;
+        this.pools.delete(effect.pool);
+        if (this.state.phase !== 'running') this.released.set(effect.pool, pool);
+        pool.release();
+        return this.options.onPoolReleased?.(pool);
       }
-      case 'probe-drain': {
-        const socket = sockets.get(effect.generation);
-        const generation = this.state.generations.find((g) => g.id === effect.generation);
-        if (socket && generation) this.queue.push({ type: 'drain-status', generation: generation.id, ...observeDrain(generation, socket) });
-        return;
-      }
-      case 'set-blocking':
-        return sockets.setBlocking(effect.blocking);
-      case 'open-generation':
-        return this.openGeneration(effect.generation);
-      case 'steer':
-        return this.guarded(`steer new connections to generation ${effect.generation}`, () => sockets.steerTo(effect.generation));
-      case 'shutdown-socket':
-        return this.guarded(`shut down the socket of generation ${effect.generation}`, () => sockets.shutdown(effect.generation));
-      case 'close-socket':
-        return this.guarded(`close the socket of generation ${effect.generation}`, () => sockets.close(effect.generation));
-      case 'unlink-path':
-        return sockets.unlinkPublicPath();
       case 'log':
         return logger.log(effect.level, effect.message, effect.fields);
       case 'reopen-logs':
         return logger.reopen();
       case 'started':
-        return this.options.onStarted(this.state);
-      case 'reload-finished':
-        return this.options.onRequestDone?.(effect.requestIds, effect.ok, effect.message);
-      case 'exit':
+        return this.options.onStarted();
+      case 'request-done':
+        return this.requestDone(effect);
+      case 'exit': {
         if (this.timer) clearTimeout(this.timer);
+        const failedPool = effect.failedPool !== undefined ? this.released.get(effect.failedPool) : undefined;
         return this.finish({
           code: effect.code,
           ...(effect.reason ? { reason: effect.reason } : {}),
+          ...(failedPool ? { failedPool } : {}),
           ...(effect.failedSlot !== undefined ? { failedSlot: effect.failedSlot } : {}),
         });
-    }
-  }
-
-  private guarded(what: string, action: () => void): void {
-    try {
-      action();
-    } catch (error) {
-      this.options.logger.log('error', `unable to ${what}: ${describeError(error)}`);
-    }
-  }
-
-  private openGeneration(generation: number): void {
-    try {
-      this.options.launcher.prepare(generation);
-      this.options.sockets.open(generation);
-      this.queue.push({ type: 'generation-opened', generation });
-    } catch (error) {
-      this.queue.push({ type: 'generation-failed', generation, reason: describeError(error) });
-    }
-  }
-
-  private spawn(generation: number, slot: number): void {
-    try {
-      const pid = this.options.launcher.spawn(generation, slot, (exitedPid, code, signal) =>
-        this.enqueue({ type: 'exit', pid: exitedPid, status: { code, signal } }),
-      );
-      this.queue.push({ type: 'spawned', generation, slot, pid });
-    } catch (error) {
-      this.queue.push({ type: 'spawn-failed', generation, slot, error: describeError(error) });
-    }
-  }
-
-  private signalGroup(pgid: number, signal: string | 0): boolean {
-    try {
-      process.kill(-pgid, signal as NodeJS.Signals | 0);
-      return true;
-    } catch (error) {
-      // ESRCH: the group is already gone, which is what we wanted.
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
-        this.options.logger.log('error', `unable to send ${signal} to process group ${pgid}: ${describeError(error)}`);
       }
-      return false;
     }
   }
 
-  /**
-   * A group leader is gone; its children (php-cgi's, fcgiwrap -c's) would otherwise keep holding the
-   * socket with nobody managing them. One kill(-pgid, 0) tells whether anyone is left, without a scan
-   * of /proc before the respawn; the pgid cannot be reused while any member is alive.
-   */
-  private reapGroup(pgid: number): void {
-    if (!this.signalGroup(pgid, 0)) return;
-    this.options.logger.log('warn', `process group ${pgid} outlived its leader: SIGKILL to what is left of it`);
-    this.signalGroup(pgid, 'SIGKILL');
+  /** A failed reload says what its failed worker last wrote to stderr, and where its log is, as a failed start does. */
+  private requestDone(effect: Extract<SupervisorEffect, { type: 'request-done' }>): void {
+    const failed = (effect.failedWorkers ?? []).flatMap((worker) => {
+      const pool = this.pools.get(worker.pool);
+      return pool ? [{ ...worker, runtime: pool }] : [];
+    });
+    if (failed.length === 0) return this.options.onRequestDone?.(effect.requestIds, effect.ok, effect.message);
+    // Its last lines may still be in its pipe when it is counted as exited.
+    void Promise.all(failed.map((worker) => worker.runtime.workers.outputEnded(worker.generation, worker.slot, OUTPUT_WAIT_MS))).then(() => {
+      const said = failed.map((worker) => {
+        const line = worker.runtime.workers.lastStderrLine(worker.generation, worker.slot);
+        return `${line !== undefined ? `; its last stderr line: ${line}` : ''}; worker log: ${worker.runtime.output.location}`;
+      });
+      this.options.onRequestDone?.(effect.requestIds, effect.ok, `${effect.message}${said.join('')}`);
+    });
   }
+
+  private loadConfiguration(): void {
+    this.options.loadConfiguration().then(
+      (configuration) => {
+        this.enqueue({ type: 'config-loaded', configuration });
+        this.options.onConfigurationLoaded?.(configuration);
+      },
+      (error: unknown) => this.enqueue({ type: 'config-failed', reason: describeError(error) }),
+    );
+  }
+
+  private openPool(key: string, config: PoolConfig): void {
+    this.options.openPool(config, this.contextFor(key)).then(
+      (pool) => {
+        this.pools.set(key, pool);
+        this.enqueue({ type: 'pool-opened', pool: key });
+      },
+      (error: unknown) => this.enqueue({ type: 'pool-open-failed', pool: key, reason: describeError(error) }),
+    );
+  }
+}
+
+/**
+ * Everything but what only reports (log lines, answers, the exit) acts, in the order the core gave. Releasing a
+ * pool waits for the report phase: the pool's own last lines (its last worker's exit) come in the same dispatch and
+ * are written through it.
+ */
+function isAct(effect: SupervisorEffect): boolean {
+  if (effect.type === 'pool') return POOL_ACTS.has(effect.effect.type);
+  return !['log', 'started', 'request-done', 'exit', 'release-pool'].includes(effect.type);
 }

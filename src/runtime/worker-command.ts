@@ -6,7 +6,7 @@
  *   worker run as www-data would lose the groups that, say, own a database socket.
  * - sh sets the umask, and LISTEN_PID, which is only known after fork (systemd convention).
  */
-import type { StartConfig } from '../config/start-config.js';
+import type { PoolConfig } from '../config/types.js';
 
 export interface WorkerCommand {
   readonly file: string;
@@ -16,14 +16,14 @@ export interface WorkerCommand {
 export const SETPRIV = '/usr/bin/setpriv';
 export const SHELL = '/bin/sh';
 
-function withPrivileges(config: StartConfig, inner: readonly string[]): readonly string[] {
+function withPrivileges(config: PoolConfig, inner: readonly string[]): readonly string[] {
   const identity = config.identity;
   if (!identity) return inner;
   const groups = identity.userName ? '--init-groups' : '--clear-groups';
   return [SETPRIV, `--reuid=${identity.uid}`, `--regid=${identity.gid}`, groups, '--', ...inner];
 }
 
-function withShellSetup(config: StartConfig, inner: readonly string[]): readonly string[] {
+function withShellSetup(config: PoolConfig, inner: readonly string[]): readonly string[] {
   const steps: string[] = [];
   const values: string[] = [];
   if (config.umask !== undefined) {
@@ -35,7 +35,7 @@ function withShellSetup(config: StartConfig, inner: readonly string[]): readonly
   return [SHELL, '-c', `${steps.join(' ')} exec "$@"`, 'fcgi-spawn-worker', ...values, ...inner];
 }
 
-export function workerCommand(config: StartConfig): WorkerCommand {
+export function workerCommand(config: PoolConfig): WorkerCommand {
   const argv = withShellSetup(config, withPrivileges(config, [config.programPath, ...config.args]));
   const [file, ...args] = argv;
   return { file: file as string, args };

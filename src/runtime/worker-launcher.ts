@@ -1,50 +1,56 @@
 /**
- * Turns the core's "spawn slot i" into a real process with the pool's socket, hands its output to the
- * logs (log/setup.ts), and keeps what the runtime must know about each slot's latest process (what it
- * last wrote to stderr, for the message of a failed start-up).
+ * Turns the core's "spawn slot i of generation g" into a real process with that generation's socket
+ * and that generation's configuration (a rolled-back reload never leaks into the serving generation's
+ * respawns), hands its output to the pool's worker log, and keeps what each slot's latest process
+ * last wrote to stderr (for the message of a failed start).
  */
-import type { StartConfig } from '../config/start-config.js';
-import type { Logs, WorkerOutput } from '../log/setup.js';
+import type { PoolConfig } from '../config/types.js';
+import type { WorkerOutput, WorkerOutputs } from '../log/setup.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
-import { resolveProgram } from '../os/executable.js';
 import { spawnWorker } from './spawn.js';
 import { workerCommand, type WorkerCommand } from './worker-command.js';
-import type { WorkerLauncher } from './supervisor.js';
 
-/** What the pool needs of the logs: how to open a worker's stdio, and where its pipes go. */
-export type WorkerOutputs = Pick<Logs, 'workerStdio' | 'attachWorker'>;
+export type ExitListener = (pid: number, code: number | null, signal: string | null) => void;
 
-export class WorkerPool implements WorkerLauncher {
-  private command: WorkerCommand;
+export class WorkerPool {
+  private readonly generations = new Map<number, { readonly config: PoolConfig; readonly command: WorkerCommand }>();
   private readonly outputs = new Map<string, WorkerOutput>();
+  /** The outputs of the generation retired last are kept: a rolled-back reload tells its failed worker's last line. */
+  private lastForgotten: number | undefined;
 
   constructor(
-    private config: StartConfig,
     private readonly sockets: PoolSockets,
     private readonly logs: WorkerOutputs,
-  ) {
-    this.command = workerCommand(config);
+  ) {}
+
+  /** The configuration a generation runs for its whole life. */
+  assign(generation: number, config: PoolConfig): void {
+    this.generations.set(generation, { config, command: workerCommand(config) });
   }
 
-  /** A reload runs the program found now (a new deployment), checked as at start. */
-  prepare(): void {
-    const resolved = resolveProgram(this.config.program, this.config.cwd, this.config.env.PATH);
-    if (!resolved.found) {
-      throw new Error(`worker program '${this.config.program}' ${resolved.reason === 'not-found' ? 'not found' : 'not executable'} (tried ${resolved.tried.join(', ')})`);
-    }
-    this.config = { ...this.config, programPath: resolved.path };
-    this.command = workerCommand(this.config);
+  configOf(generation: number): PoolConfig | undefined {
+    return this.generations.get(generation)?.config;
   }
 
-  spawn(generation: number, slot: number, onExit: (pid: number, code: number | null, signal: string | null) => void): number {
+  /** A retired generation's configuration is not needed any more. */
+  forget(generation: number): void {
+    this.generations.delete(generation);
+    const older = this.lastForgotten;
+    this.lastForgotten = generation;
+    if (older !== undefined) for (const key of [...this.outputs.keys()]) if (key.startsWith(`${older}:`)) this.outputs.delete(key);
+  }
+
+  spawn(generation: number, slot: number, onExit: ExitListener): number {
     const socket = this.sockets.get(generation);
-    if (!socket) throw new Error(`generation ${generation} has no socket`);
+    const assigned = this.generations.get(generation);
+    if (!socket || !assigned) throw new Error(`generation ${generation} has no socket`);
+    const { config, command } = assigned;
     const worker = spawnWorker({
-      command: this.command,
-      env: this.config.env,
-      cwd: this.config.cwd,
+      command,
+      env: config.env,
+      cwd: config.cwd,
       socketFd: socket.fd,
-      socketAt: this.config.fd,
+      socketAt: config.fd,
       stdio: this.logs.workerStdio,
       onExit: (pid, status) => onExit(pid, status.code, status.signal),
     });
@@ -54,7 +60,16 @@ export class WorkerPool implements WorkerLauncher {
     return worker.pid;
   }
 
-  /** What the slot's latest worker last wrote to stderr; call after Logs.outputEnded() to include its final line. */
+  /** Resolves when the slot's latest worker's pipes ended, or after withinMs. */
+  async outputEnded(generation: number, slot: number, withinMs: number): Promise<void> {
+    const output = this.outputs.get(`${generation}:${slot}`);
+    if (!output) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([output.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** What the slot's latest worker last wrote to stderr; call after the output ended to include its final line. */
   lastStderrLine(generation: number, slot: number): string | undefined {
     return this.outputs.get(`${generation}:${slot}`)?.lastStderrLine();
   }

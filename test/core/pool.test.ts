@@ -99,7 +99,7 @@ test('start-up gives up after startRetries + 1 failed starts and stops the other
 test('a ready worker that exits is replaced at once (no backoff), and counted as a restart', () => {
   const ready = run([[0, { type: 'start' }], [0, { type: 'spawned', generation: 1, slot: 0, pid: 100 }], [0, { type: 'spawned', generation: 1, slot: 1, pid: 101 }], [5, { type: 'listening', pid: 100, how: 'accept' }], [5, { type: 'listening', pid: 101, how: 'accept' }]]);
   const { state, effects } = run([[1000, exit(100, 0)]], POLICY, ready.state);
-  assert.deepEqual(effects.filter(notLog), [{ type: 'set-blocking', blocking: true }, { type: 'reap-group', pgid: 100 }, { type: 'spawn', generation: 1, slot: 0 }]);
+  assert.deepEqual(effects.filter(notLog), [{ type: 'set-blocking', blocking: true }, { type: 'reap-group', pgid: 100, signal: 'SIGTERM' }, { type: 'spawn', generation: 1, slot: 0 }]);
   assert.equal(state.generations[0]!.slots[0]?.restarts, 1);
   assert.equal(state.generations[0]!.slots[0]?.failures, 0);
 });
@@ -152,4 +152,26 @@ test('without /proc readiness, --start-secs alive counts as ready', () => {
   const { state, effects } = run([[1000, { type: 'deadline' }]], policy, spawned.state);
   assert.equal(state.phase, 'running');
   assert.ok(!effects.some((e) => e.type === 'probe'));
+});
+
+test('a group that outlives its leader is looked at again quietly, and killed (and said) only at the stop timeout', () => {
+  const ready = run([[0, { type: 'start' }], [0, { type: 'spawned', generation: 1, slot: 0, pid: 100 }], [0, { type: 'spawned', generation: 1, slot: 1, pid: 101 }], [5, { type: 'listening', pid: 100, how: 'accept' }], [5, { type: 'listening', pid: 101, how: 'accept' }]]);
+  const lingers = run([[1000, exit(100, 0)], [1000, { type: 'group-lingers', pgid: 100 }]], POLICY, ready.state);
+  assert.equal(nextDeadline(lingers.state), 1020, 'looked at again 20 ms later');
+  const gone = run([[1020, { type: 'deadline' }], [1021, { type: 'group-gone', pgid: 100 }]], POLICY, lingers.state);
+  assert.deepEqual(gone.effects.filter(notLog), [{ type: 'reap-group', pgid: 100 }]);
+  assert.deepEqual(gone.state.lingering, []);
+  assert.equal(nextDeadline(gone.state), undefined, 'nothing left to look at (the replacement is still being spawned)');
+  let state = lingers.state;
+  for (let now = 1020; now < 11_000; now += 20) state = run([[now, { type: 'deadline' }], [now, { type: 'group-lingers', pgid: 100 }]], POLICY, state).state;
+  const killed = run([[11_000, { type: 'deadline' }]], POLICY, state);
+  assert.deepEqual(killed.effects.filter((e) => e.type === 'reap-group'), [{ type: 'reap-group', pgid: 100, force: true }]);
+});
+
+test('a stopping pool waits for the groups that outlived their leaders before it exits', () => {
+  const ready = run([[0, { type: 'start' }], [0, { type: 'spawned', generation: 1, slot: 0, pid: 100 }], [0, { type: 'spawned', generation: 1, slot: 1, pid: 101 }], [5, { type: 'listening', pid: 100, how: 'accept' }], [5, { type: 'listening', pid: 101, how: 'accept' }]]);
+  const stopping = run([[10, { type: 'signal', signal: 'SIGTERM' }], [11, exit(100, 0)], [11, { type: 'group-lingers', pgid: 100 }], [12, exit(101, 0)]], POLICY, ready.state);
+  assert.ok(!stopping.effects.some((e) => e.type === 'exit'), 'not while group 100 has members');
+  const done = run([[31, { type: 'deadline' }], [31, { type: 'group-gone', pgid: 100 }]], POLICY, stopping.state);
+  assert.ok(done.effects.some((e) => e.type === 'exit'));
 });

@@ -17,6 +17,13 @@ export interface RecordedInstance {
   readonly argv: readonly string[];
 }
 
+/** A sandbox for one test, cleaned up after it. */
+export function daemonSandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
+  const box = new DaemonSandbox();
+  t.after(() => box.cleanup());
+  return box;
+}
+
 export class DaemonSandbox {
   readonly dir = mkdtempSync(join(tmpdir(), 'fcgi-spawn-daemon-'));
   readonly runDir = join(this.dir, 'run');

@@ -92,7 +92,7 @@ test('TERM to a php-cgi pool with children leaves no process behind', needs('php
   await waitFor('every php-cgi process gone', () => everyone.every((pid) => !isAlive(pid)), { timeoutMs: 2_000 });
 });
 
-test('SIGKILL of a php-cgi master: its orphaned children are killed and the slot respawned', needs('php-cgi'), async (t) => {
+test('SIGKILL of a php-cgi master: its orphaned children are stopped and the slot respawned', needs('php-cgi'), async (t) => {
   const port = await freePort();
   const pool = startSupervisor(['-p', String(port), '-F', '1', '-C', '2', '--', findTool('php-cgi') as string]);
   t.after(() => pool.cleanup());
@@ -104,8 +104,9 @@ test('SIGKILL of a php-cgi master: its orphaned children are killed and the slot
     return members.length === 2 ? members : undefined;
   });
   process.kill(master, 'SIGKILL');
-  await pool.waitForLine(/outlived its leader: SIGKILL/);
   await waitFor('orphaned children gone', () => children.every((pid) => !isAlive(pid)));
+  // They exit on the stop signal within milliseconds: nothing had to be killed, so nothing is said.
+  assert.doesNotMatch(pool.log(), /outlived its leader/);
   await waitFor('a new master ready', () => pool.lines.filter((l) => /starting→ready/.test(l)).length >= 2);
   const answer = await probe(`127.0.0.1:${port}`, PHP_SCRIPT);
   assert.equal(answer.code, 0, answer.err);

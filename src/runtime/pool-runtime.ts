@@ -1,0 +1,184 @@
+/**
+ * One pool's hands: its sockets (one per generation), its workers and its worker log. It executes the
+ * effects core/pool.ts decides for this pool and reports what it saw only as events; it never decides.
+ */
+import type { PoolConfig } from '../config/types.js';
+import type { Effect } from '../core/effects.js';
+import type { Event } from '../core/events.js';
+import type { Generation } from '../core/generation.js';
+import { describeError } from '../errors.js';
+import type { Logger, LogFields } from '../log/logger.js';
+import type { PoolOutput } from '../log/setup.js';
+import type { ListenSocket } from '../os/listen-socket.js';
+import { PoolSockets } from '../os/pool-sockets.js';
+import { groupListeningState } from '../os/proc.js';
+import { observeDrain } from './drain-probe.js';
+import { WorkerPool } from './worker-launcher.js';
+
+/** Acts on processes and sockets; the rest (log lines) reports them and comes after, in its own order. */
+export const POOL_ACTS: ReadonlySet<Effect['type']> = new Set<Effect['type']>([
+  'spawn', 'signal', 'reap-group', 'probe', 'probe-drain', 'set-blocking', 'open-generation', 'steer', 'shutdown-socket', 'close-socket', 'unlink-path',
+]);
+
+export interface PoolContext {
+  readonly logger: Logger;
+  /** An event for this pool, to be dispatched after the current one (callbacks that come later use it too). */
+  readonly report: (event: Event) => void;
+  /** An event from a callback (a child's exit): dispatched at once. */
+  readonly enqueue: (event: Event) => void;
+  /** The pool's generations as the core sees them now (drain probes read them). */
+  readonly generations: () => readonly Generation[];
+}
+
+export function unixSocketOptions(config: PoolConfig): { mode: number; uid?: number; gid?: number } {
+  return {
+    mode: config.socketMode,
+    ...(config.socketUid !== undefined ? { uid: config.socketUid } : {}),
+    ...(config.socketGid !== undefined ? { gid: config.socketGid } : {}),
+  };
+}
+
+export class PoolRuntime {
+  readonly sockets: PoolSockets;
+  readonly workers: WorkerPool;
+  /** What the pool's next generation runs (a reloaded configuration). */
+  private latest: PoolConfig;
+
+  constructor(
+    config: PoolConfig,
+    socket: ListenSocket,
+    readonly output: PoolOutput,
+    private readonly context: PoolContext,
+  ) {
+    this.latest = config;
+    this.sockets = new PoolSockets(socket, config.backlog, unixSocketOptions(config));
+    this.workers = new WorkerPool(this.sockets, output);
+    this.workers.assign(1, config);
+  }
+
+  get name(): string {
+    return this.latest.name;
+  }
+
+  get config(): PoolConfig {
+    return this.latest;
+  }
+
+  configure(config: PoolConfig): void {
+    this.latest = config;
+  }
+
+  execute(effect: Effect): void {
+    switch (effect.type) {
+      case 'spawn':
+        return this.spawn(effect.generation, effect.slot);
+      case 'signal':
+        signalGroup(effect.pgid, effect.signal, this.context.logger);
+        return;
+      case 'reap-group':
+        return this.reapGroup(effect.pgid, effect.signal, effect.force === true);
+      case 'probe': {
+        const socket = this.sockets.get(effect.generation);
+        const how = socket ? groupListeningState(effect.pid, socket.identity) : undefined;
+        if (how) this.context.report({ type: 'listening', pid: effect.pid, how });
+        return;
+      }
+      case 'probe-drain': {
+        const socket = this.sockets.get(effect.generation);
+        const generation = this.context.generations().find((g) => g.id === effect.generation);
+        if (socket && generation) this.context.report({ type: 'drain-status', generation: generation.id, ...observeDrain(generation, socket) });
+        return;
+      }
+      case 'set-blocking':
+        return this.sockets.setBlocking(effect.blocking);
+      case 'open-generation':
+        return this.openGeneration(effect.generation);
+      case 'steer':
+        return this.guarded(`steer new connections to generation ${effect.generation}`, () => this.sockets.steerTo(effect.generation));
+      case 'shutdown-socket':
+        return this.guarded(`shut down the socket of generation ${effect.generation}`, () => this.sockets.shutdown(effect.generation));
+      case 'close-socket':
+        this.workers.forget(effect.generation);
+        return this.guarded(`close the socket of generation ${effect.generation}`, () => this.sockets.close(effect.generation));
+      case 'unlink-path':
+        return this.sockets.unlinkPublicPath();
+      case 'log':
+        return this.log(effect.level, effect.message, effect.fields);
+      default:
+        // started, reload-finished, exit and reopen-logs are the supervisor's (core/supervisor.ts).
+        return;
+    }
+  }
+
+  /** The pool is gone: release what is left of its sockets. */
+  release(): void {
+    this.sockets.closeAll();
+  }
+
+  private log(level: Parameters<Logger['log']>[0], message: string, fields?: LogFields): void {
+    // A single pool from flags is `default`: its lines read as they always did.
+    if (this.name === 'default') return this.context.logger.log(level, message, fields);
+    this.context.logger.log(level, `pool ${this.name}: ${message}`, { ...fields, pool: this.name });
+  }
+
+  private guarded(what: string, action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.log('error', `unable to ${what}: ${describeError(error)}`);
+    }
+  }
+
+  private openGeneration(generation: number): void {
+    try {
+      this.sockets.configure(this.latest.backlog, unixSocketOptions(this.latest));
+      this.workers.assign(generation, this.latest);
+      this.sockets.open(generation);
+      this.context.report({ type: 'generation-opened', generation });
+    } catch (error) {
+      this.workers.forget(generation);
+      this.context.report({ type: 'generation-failed', generation, reason: describeError(error) });
+    }
+  }
+
+  private spawn(generation: number, slot: number): void {
+    try {
+      const pid = this.workers.spawn(generation, slot, (exitedPid, code, signal) => this.context.enqueue({ type: 'exit', pid: exitedPid, status: { code, signal } }));
+      this.context.report({ type: 'spawned', generation, slot, pid });
+    } catch (error) {
+      this.context.report({ type: 'spawn-failed', generation, slot, error: describeError(error) });
+    }
+  }
+
+  /**
+   * A group leader is gone; its children (php-cgi's, fcgiwrap -c's) would otherwise keep holding the
+   * socket with nobody managing them. One kill(-pgid, 0) tells whether anyone is left, without a scan
+   * of /proc before the respawn; the pgid cannot be reused while any member is alive. A master's
+   * children normally exit a moment after it: they get the stop signal and the stop timeout quietly,
+   * and only what is still there then is killed, and said.
+   */
+  private reapGroup(pgid: number, signal: string | undefined, force: boolean): void {
+    if (!signalGroup(pgid, 0, this.context.logger)) {
+      this.context.report({ type: 'group-gone', pgid });
+      return;
+    }
+    if (force) {
+      this.log('warn', `process group ${pgid} outlived its leader by the stop timeout: SIGKILL to what is left of it`);
+      signalGroup(pgid, 'SIGKILL', this.context.logger);
+      return;
+    }
+    if (signal !== undefined) signalGroup(pgid, signal, this.context.logger);
+    this.context.report({ type: 'group-lingers', pgid });
+  }
+}
+
+export function signalGroup(pgid: number, signal: string | 0, logger: Logger): boolean {
+  try {
+    process.kill(-pgid, signal as NodeJS.Signals | 0);
+    return true;
+  } catch (error) {
+    // ESRCH: the group is already gone, which is what we wanted.
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') logger.log('error', `unable to send ${signal} to process group ${pgid}: ${describeError(error)}`);
+    return false;
+  }
+}
