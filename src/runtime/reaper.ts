@@ -38,6 +38,8 @@ interface Tracked {
   readonly name: string;
   /** The watched socket it held when first seen. */
   readonly socket?: string;
+  /** Its process group when first seen: its own (it left its worker's, as setsid() does) or another's. */
+  readonly pgrp: number;
   killAt?: number;
   killed: boolean;
 }
@@ -171,7 +173,9 @@ export class Reaper {
     const tracked = this.track(pid);
     if (!tracked) return;
     const { logger } = this.options;
-    if (tracked.socket) logger.log('warn', `adopted ${describe(tracked)}, left behind by a worker: it holds the socket of ${tracked.socket}`, { pid });
+    // Still in another's process group (a php-cgi or fcgiwrap -c master's children): the pool signals that group itself.
+    if (tracked.pgrp !== pid) logger.log('debug', `adopted ${describe(tracked)}: its parent exited; it stays in process group ${tracked.pgrp}`, { pid });
+    else if (tracked.socket) logger.log('warn', `adopted ${describe(tracked)}, left behind by a worker: it holds the socket of ${tracked.socket}`, { pid });
     else logger.log('info', `adopted ${describe(tracked)}: its parent exited`, { pid });
     if (this.stopDeadline !== undefined) this.stopProcess(tracked, 'the pool is stopping', this.stopDeadline, now);
   }
@@ -183,7 +187,7 @@ export class Reaper {
     if (!stat || stat.state === 'Z') return undefined;
     const held = socketInodesOf(pid);
     const socket = [...this.sockets.values()].find((s) => held.has(s.inode))?.label;
-    const tracked: Tracked = { pid, startTime: stat.startTime, name: commandName(pid), ...(socket ? { socket } : {}), killed: false };
+    const tracked: Tracked = { pid, startTime: stat.startTime, name: commandName(pid), ...(socket ? { socket } : {}), pgrp: stat.pgrp, killed: false };
     this.tracked.set(pid, tracked);
     return tracked;
   }
@@ -191,7 +195,7 @@ export class Reaper {
   private reaped(pid: number, status: WaitStatus): void {
     const tracked = this.tracked.get(pid);
     this.tracked.delete(pid);
-    if (tracked) this.options.logger.log('info', `${describe(tracked)} exited (${exitText(status)})`, { pid });
+    if (tracked) this.options.logger.log(tracked.pgrp === pid ? 'info' : 'debug', `${describe(tracked)} exited (${exitText(status)})`, { pid });
     else this.options.logger.log('debug', `reaped process ${pid} (${exitText(status)})`, { pid });
   }
 

@@ -83,7 +83,7 @@ export interface LoopResult {
 }
 
 /** One request after another to the pool until stopped: at most one request is in flight at a time. */
-export function requestLoop(port: number, timeoutMs = 5_000): { stop: () => Promise<LoopResult> } {
+export function requestLoop(port: number, timeoutMs = 5_000): { peek: () => LoopResult; stop: () => Promise<LoopResult> } {
   let running = true;
   let ok = 0;
   let failed = 0;
@@ -109,6 +109,7 @@ export function requestLoop(port: number, timeoutMs = 5_000): { stop: () => Prom
     }
   })();
   return {
+    peek: () => ({ ok, failed, failures: { ...failures } }),
     stop: async () => {
       running = false;
       await loop;
