@@ -25,14 +25,13 @@ export function followSupervisor(reaper: Reaper, state: SupervisorState, effects
     const sockets = runtime(pool.key)?.sockets;
     for (const generation of pool.state.generations) {
       const socket = sockets?.get(generation.id);
-      if (socket && !socket.isClosed) reaper.watchSocket(socketId(pool.key, generation.id), socketLabel(pool, generation.id), socket.inode);
+      if (socket && !socket.isClosed) reaper.watchSocket(socketId(pool.key, generation.id), socketLabel(pool, generation.id), socket.inode, pool.state.policy.stopTimeoutMs);
     }
   }
-  const stopTimeout = (key: string): number => state.pools.find((pool) => pool.key === key)?.state.policy.stopTimeoutMs ?? longestStopTimeout(state);
   for (const effect of effects) {
-    if (effect.type === 'pool' && effect.effect.type === 'close-socket') reaper.retireSocket(socketId(effect.pool, effect.effect.generation), stopTimeout(effect.pool));
+    if (effect.type === 'pool' && effect.effect.type === 'close-socket') reaper.retireSocket(socketId(effect.pool, effect.effect.generation));
     if (effect.type === 'release-pool') {
-      for (const id of reaper.socketIds()) if (id.startsWith(`${effect.pool}#`)) reaper.retireSocket(id, stopTimeout(effect.pool));
+      for (const id of reaper.socketIds()) if (id.startsWith(`${effect.pool}#`)) reaper.retireSocket(id);
     }
   }
   // A fast stop (a graceful one lets what adopted processes serve finish: they are stopped at its end).

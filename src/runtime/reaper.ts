@@ -54,7 +54,7 @@ function exitText(status: WaitStatus): string {
 
 export class Reaper {
   /** Pool sockets by an id of the caller's (pool and generation), with the label log lines name them by. */
-  private readonly sockets = new Map<string, { readonly label: string; readonly inode: number; retired: boolean }>();
+  private readonly sockets = new Map<string, { readonly label: string; readonly inode: number; readonly stopTimeoutMs: number; retired: boolean }>();
   private readonly tracked = new Map<number, Tracked>();
   private stopDeadline: number | undefined;
   private scheduled = false;
@@ -85,9 +85,9 @@ export class Reaper {
     this.look();
   }
 
-  /** A pool socket: processes holding it are attributed to it, and stopped with it. */
-  watchSocket(id: string, label: string, inode: number): void {
-    if (!this.sockets.has(id)) this.sockets.set(id, { label, inode, retired: false });
+  /** A pool socket: processes holding it are attributed to it, and stopped with it (SIGKILL after its pool's stop timeout). */
+  watchSocket(id: string, label: string, inode: number, stopTimeoutMs: number): void {
+    if (!this.sockets.has(id)) this.sockets.set(id, { label, inode, stopTimeoutMs, retired: false });
   }
 
   socketIds(): string[] {
@@ -95,14 +95,14 @@ export class Reaper {
   }
 
   /** Its generation is retired (or its pool removed): whatever below us still holds the socket is stopped. */
-  retireSocket(id: string, stopTimeoutMs: number): void {
+  retireSocket(id: string): void {
     const socket = this.sockets.get(id);
     if (!socket || socket.retired) return;
     socket.retired = true;
     const now = this.now();
     for (const holder of socketHolders(new Set([socket.inode]), { candidates: descendantPids(process.pid) })) {
       const tracked = this.track(holder.pid);
-      if (tracked) this.stopProcess(tracked, `holds the socket of retired ${socket.label}`, now + stopTimeoutMs, now);
+      if (tracked) this.stopProcess(tracked, `holds the socket of retired ${socket.label}`, now + socket.stopTimeoutMs, now);
     }
     this.arm();
   }

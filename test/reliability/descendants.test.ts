@@ -49,6 +49,23 @@ test('a setsid()ed child of a worker that keeps the socket is stopped with the p
   assert.equal(await canListen(port), true);
 });
 
+test('a graceful stop (QUIT) lets the workers finish, then stops what they left behind', async (t) => {
+  const port = await freePort();
+  const escapees = new Escapees();
+  const pool = startSupervisor(['-p', String(port), '-F', '2', '-e', `ESCAPEE_PIDS=${escapees.file}`, '--', LEAVES_GROUP]);
+  t.after(async () => {
+    await pool.cleanup();
+    await escapees.cleanup();
+  });
+  await pool.waitReady();
+  const left = await waitFor('two escapees', () => (escapees.alive().length === 2 ? escapees.alive() : undefined));
+  const stop = await runCli(['stop', '-p', String(port), '--graceful']);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal((await pool.waitExit()).code, 0, pool.log());
+  assert.deepEqual(left.filter(isAlive), [], pool.log());
+  assert.equal(await canListen(port), true);
+});
+
 test('a child that outlives its worker is adopted by the supervisor and reaped when it exits', async (t) => {
   const port = await freePort();
   const escapees = new Escapees();
