@@ -13,7 +13,7 @@ import { freePort } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 import { childPids } from '../../src/os/process-tree.js';
 import type { InstanceStatus } from '../../src/control/protocol.js';
-import { requestLoop } from './support.js';
+import { assertServing, requestLoop } from './support.js';
 
 const STORM_MS = 3_000;
 const KILL_EVERY_MS = 200;
@@ -55,11 +55,7 @@ test('kill -9 of a random worker every 200 ms: requests fail only with their wor
     return parsed.phase === 'running' && parsed.workers.length === 4 && ready.length === 4;
   }, { timeoutMs: 30_000, intervalMs: 200 });
 
-  const after = requestLoop(port);
-  t.after(() => after.stop());
-  await waitFor('requests served after the storm', () => after.peek().ok >= 20);
-  const calm = await after.stop();
-  assert.equal(calm.failed, 0, JSON.stringify(calm.failures));
+  await assertServing(t, port, 'after the storm');
   const exit = await pool.stop();
   assert.equal(exit.code, 0, pool.log());
   assert.deepEqual(pool.strays(), []);

@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, runCli, startSupervisor } from '../helpers/supervisor.js';
 import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
@@ -15,26 +14,10 @@ import { findTool } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
 import { readStat } from '../../src/os/proc.js';
 import { socketInodesOf } from '../../src/os/process-tree.js';
-import { canListen, children, Escapees, socketHeld } from './support.js';
-
-const LEAVES_GROUP = join(FIXTURES, 'leaves-group.sh');
-
-function socketInode(pid: number, fd: number): number {
-  const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-  assert.ok(match, `fd ${fd} of ${pid} is not a socket`);
-  return Number(match[1]);
-}
+import { canListen, children, socketHeld, socketInode, startLeavingPool } from './support.js';
 
 test('a setsid()ed child of a worker that keeps the socket is stopped with the pool: the port can be bound again at once', async (t) => {
-  const port = await freePort();
-  const escapees = new Escapees();
-  const pool = startSupervisor(['-p', String(port), '-F', '2', '-e', `ESCAPEE_PIDS=${escapees.file}`, '--', LEAVES_GROUP]);
-  t.after(async () => {
-    await pool.cleanup();
-    await escapees.cleanup();
-  });
-  await pool.waitReady();
-  const left = await waitFor('two escapees', () => (escapees.alive().length === 2 ? escapees.alive() : undefined));
+  const { port, pool, escapees, left } = await startLeavingPool(t, 2);
   const inode = socketInode(left[0] as number, 0);
   // Outside every worker's process group: the workers' stop signal never reaches them.
   for (const pid of left) assert.ok(!pool.workerPids.includes(readStat(pid)?.pgrp ?? -1), `escapee ${pid} is in a worker's group`);
@@ -50,15 +33,7 @@ test('a setsid()ed child of a worker that keeps the socket is stopped with the p
 });
 
 test('a graceful stop (QUIT) lets the workers finish, then stops what they left behind', async (t) => {
-  const port = await freePort();
-  const escapees = new Escapees();
-  const pool = startSupervisor(['-p', String(port), '-F', '2', '-e', `ESCAPEE_PIDS=${escapees.file}`, '--', LEAVES_GROUP]);
-  t.after(async () => {
-    await pool.cleanup();
-    await escapees.cleanup();
-  });
-  await pool.waitReady();
-  const left = await waitFor('two escapees', () => (escapees.alive().length === 2 ? escapees.alive() : undefined));
+  const { port, pool, left } = await startLeavingPool(t, 2);
   const stop = await runCli(['stop', '-p', String(port), '--graceful']);
   assert.equal(stop.code, 0, stop.stderr);
   assert.equal((await pool.waitExit()).code, 0, pool.log());
@@ -67,15 +42,7 @@ test('a graceful stop (QUIT) lets the workers finish, then stops what they left 
 });
 
 test('a child that outlives its worker is adopted by the supervisor and reaped when it exits', async (t) => {
-  const port = await freePort();
-  const escapees = new Escapees();
-  const pool = startSupervisor(['-p', String(port), '-F', '1', '-e', `ESCAPEE_PIDS=${escapees.file}`, '--', LEAVES_GROUP]);
-  t.after(async () => {
-    await pool.cleanup();
-    await escapees.cleanup();
-  });
-  await pool.waitReady();
-  const [escapee] = await waitFor('the escapee', () => (escapees.alive().length === 1 ? escapees.alive() : undefined));
+  const { pool, left: [escapee] } = await startLeavingPool(t, 1);
   assert.ok(escapee !== undefined);
   const [worker] = pool.workerPids;
   assert.ok(worker !== undefined);
@@ -93,15 +60,7 @@ test('a child that outlives its worker is adopted by the supervisor and reaped w
 });
 
 test('a reload stops what the old workers left holding the old socket; the new generation keeps its own', async (t) => {
-  const port = await freePort();
-  const escapees = new Escapees();
-  const pool = startSupervisor(['-p', String(port), '-F', '2', '--stop-timeout', '2', '--steer-grace', '0.1', '-e', `ESCAPEE_PIDS=${escapees.file}`, '--', LEAVES_GROUP]);
-  t.after(async () => {
-    await pool.cleanup();
-    await escapees.cleanup();
-  });
-  await pool.waitReady();
-  const old = await waitFor('two escapees', () => (escapees.alive().length === 2 ? escapees.alive() : undefined));
+  const { port, pool, escapees, left: old } = await startLeavingPool(t, 2, ['--stop-timeout', '2', '--steer-grace', '0.1']);
   const oldInode = socketInode(old[0] as number, 0);
   const reload = await runCli(['reload', '-p', String(port)]);
   assert.equal(reload.code, 0, `${reload.stderr}\n${pool.log()}`);

@@ -6,30 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, runCli, startSupervisor } from '../helpers/supervisor.js';
-import { freePort, isAlive } from '../helpers/processes.js';
-import { waitFor } from '../helpers/wait.js';
-import { canListen, Escapees, socketHeld } from './support.js';
+import { FIXTURES, runCli } from '../helpers/supervisor.js';
+import { isAlive } from '../helpers/processes.js';
+import { canListen, socketHeld, socketInode, startLeavingPool } from './support.js';
 
 const STOP_TIMEOUT_S = 2;
 
 test('stop with workers that ignore TERM and children that left their group: all gone by the stop timeout + 1 s', async (t) => {
-  const port = await freePort();
-  const escapees = new Escapees();
-  const pool = startSupervisor([
-    '-p', String(port), '-F', '2', '--stop-timeout', String(STOP_TIMEOUT_S),
-    '-e', `ESCAPEE_PIDS=${escapees.file}`, '-e', 'ESCAPEE_IGNORES_TERM=1', '-e', `WORKER=${join(FIXTURES, 'ignores-term.mjs')}`,
-    '--', join(FIXTURES, 'leaves-group.sh'),
-  ]);
-  t.after(async () => {
-    await pool.cleanup();
-    await escapees.cleanup();
-  });
-  await pool.waitReady();
-  const left = await waitFor('two escapees', () => (escapees.alive().length === 2 ? escapees.alive() : undefined));
-  const inode = Number(/\d+/.exec(readlinkSync(`/proc/${left[0]}/fd/0`))?.[0]);
+  const { port, pool, left } = await startLeavingPool(t, 2, ['--stop-timeout', String(STOP_TIMEOUT_S)], ['ESCAPEE_IGNORES_TERM=1', `WORKER=${join(FIXTURES, 'ignores-term.mjs')}`]);
+  const inode = socketInode(left[0] as number, 0);
   const workers = pool.workerPids;
   assert.equal(workers.length, 2);
 

@@ -5,25 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readlinkSync } from 'node:fs';
-import { join } from 'node:path';
-import { FIXTURES, startSupervisor } from '../helpers/supervisor.js';
-import { freePort, isAlive } from '../helpers/processes.js';
+import { startSupervisor } from '../helpers/supervisor.js';
+import { isAlive } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
-import { Escapees, requestLoop, socketHeld } from './support.js';
+import { assertServing, requestLoop, socketHeld, socketInode, startLeavingPool } from './support.js';
 
 test('after kill -9 of the supervisor under load, the next start stops its orphans, binds the port and serves', async (t) => {
-  const port = await freePort();
-  const escapees = new Escapees();
-  const args = ['-p', String(port), '-F', '2', '--stop-timeout', '2', '-e', `ESCAPEE_PIDS=${escapees.file}`, '--', join(FIXTURES, 'leaves-group.sh')];
-  const first = startSupervisor(args);
-  t.after(async () => {
-    await first.cleanup();
-    await escapees.cleanup();
-  });
-  await first.waitReady();
-  const left = await waitFor('two escapees', () => (escapees.alive().length === 2 ? escapees.alive() : undefined));
-  const oldInode = Number(/\d+/.exec(readlinkSync(`/proc/${left[0]}/fd/0`))?.[0]);
+  const { port, pool: first, escapees, left, args } = await startLeavingPool(t, 2, ['--stop-timeout', '2']);
+  const oldInode = socketInode(left[0] as number, 0);
   const oldWorkers = first.workerPids;
   const load = requestLoop(port);
   t.after(() => load.stop());
@@ -45,11 +34,7 @@ test('after kill -9 of the supervisor under load, the next start stops its orpha
   assert.deepEqual([...oldWorkers, ...left].filter(isAlive), [], second.log());
   assert.equal(socketHeld(oldInode), false);
 
-  const after = requestLoop(port);
-  t.after(() => after.stop());
-  await waitFor('requests served by the new instance', () => after.peek().ok >= 20);
-  const calm = await after.stop();
-  assert.equal(calm.failed, 0, JSON.stringify(calm.failures));
+  await assertServing(t, port, 'by the new instance');
   const exit = await second.stop();
   assert.equal(exit.code, 0, second.log());
   assert.deepEqual([...second.strays(), ...escapees.alive()], []);

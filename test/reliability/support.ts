@@ -3,14 +3,16 @@
  * leaves-group.sh fixture), a process's children as /proc shows them, a FastCGI request loop through
  * the project's client, and whether a port can be bound.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, RequestError } from '../../src/fastcgi/client.js';
 import { readStat } from '../../src/os/proc.js';
-import { childPids, socketHolders } from '../../src/os/process-tree.js';
-import { isAlive, killQuietly } from '../helpers/processes.js';
+import { childPids, commandName, socketHolders } from '../../src/os/process-tree.js';
+import type { TestContext } from 'node:test';
+import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
+import { FIXTURES, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The setsid()'d children of leaves-group.sh workers, by pid; cleanup kills what is left of them. */
@@ -37,6 +39,34 @@ export class Escapees {
   }
 }
 
+export interface LeavingPool {
+  readonly port: number;
+  readonly pool: RunningSupervisor;
+  readonly escapees: Escapees;
+  /** The escapees alive once the pool was ready, one per worker. */
+  readonly left: number[];
+  /** The `start` arguments, to start the same instance again. */
+  readonly args: readonly string[];
+}
+
+/**
+ * A ready pool of leaves-group.sh workers on a free port (FLAGS before `--`, ENV as `-e` entries), with
+ * the escapee each worker left; the supervisor and every escapee are cleaned up after the test.
+ */
+export async function startLeavingPool(t: TestContext, workers: number, flags: readonly string[] = [], env: readonly string[] = []): Promise<LeavingPool> {
+  const port = await freePort();
+  const escapees = new Escapees();
+  const args = ['-p', String(port), '-F', String(workers), ...flags, ...[`ESCAPEE_PIDS=${escapees.file}`, ...env].flatMap((entry) => ['-e', entry]), '--', join(FIXTURES, 'leaves-group.sh')];
+  const pool = startSupervisor(args);
+  t.after(async () => {
+    await pool.cleanup();
+    await escapees.cleanup();
+  });
+  await pool.waitReady();
+  const left = await waitFor(`${workers} escapee(s)`, () => (escapees.alive().length === workers ? escapees.alive() : undefined));
+  return { port, pool, escapees, left, args };
+}
+
 export interface Child {
   readonly pid: number;
   readonly state: string;
@@ -47,18 +77,15 @@ export interface Child {
 export function children(pid: number): Child[] {
   return childPids(pid).flatMap((child) => {
     const stat = readStat(child);
-    const name = readStatName(child);
-    return stat ? [{ pid: child, state: stat.state, name }] : [];
+    return stat ? [{ pid: child, state: stat.state, name: commandName(child) }] : [];
   });
 }
 
-function readStatName(pid: number): string {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-  } catch {
-    return '?';
-  }
+/** The inode of the socket at a process's descriptor (the pool socket a worker or escapee holds at fd 0). */
+export function socketInode(pid: number, fd: number): number {
+  const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+  if (!match) throw new Error(`fd ${fd} of process ${pid} is not a socket`);
+  return Number(match[1]);
 }
 
 /** Whether any process we can read still holds this socket inode open. */
@@ -116,4 +143,13 @@ export function requestLoop(port: number, timeoutMs = 5_000): { peek: () => Loop
       return { ok, failed, failures };
     },
   };
+}
+
+/** The pool serves: 20 requests in a row, none failed (after a storm or a takeover). */
+export async function assertServing(t: TestContext, port: number, what: string): Promise<void> {
+  const loop = requestLoop(port);
+  t.after(() => loop.stop());
+  await waitFor(`requests served ${what}`, () => loop.peek().ok >= 20 || loop.peek().failed > 0);
+  const result = await loop.stop();
+  if (result.failed > 0) throw new Error(`requests failed ${what}: ${JSON.stringify(result.failures)}`);
 }
