@@ -13,7 +13,7 @@ import { freePort } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 import { childPids } from '../../src/os/process-tree.js';
 import type { InstanceStatus } from '../../src/control/protocol.js';
-import { assertServing, requestLoop } from './support.js';
+import { assertServing, startRequestLoop } from './support.js';
 
 const STORM_MS = 3_000;
 const KILL_EVERY_MS = 200;
@@ -23,7 +23,7 @@ test('kill -9 of a random worker every 200 ms: requests fail only with their wor
   const pool = startSupervisor(['-p', String(port), '-F', '4', '--', join(FIXTURES, 'fcgi-responder.mjs')]);
   t.after(() => pool.cleanup());
   await pool.waitReady();
-  const loop = requestLoop(port);
+  const loop = startRequestLoop(port);
   t.after(() => loop.stop());
   let kills = 0;
   const stormEnds = Date.now() + STORM_MS;

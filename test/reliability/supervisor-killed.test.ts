@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { isAlive } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
-import { assertServing, requestLoop, socketHeld, socketInode, startLeavingPool } from './support.js';
+import { assertServing, startRequestLoop, socketHeld, socketInode, startLeavingPool } from './support.js';
 
 test('after kill -9 of the supervisor under load, the next start stops its orphans, binds the port and serves', async (t) => {
   const { port, pool: first, escapees, left, args } = await startLeavingPool(t, 2, ['--stop-timeout', '2']);
   const oldInode = socketInode(left[0] as number, 0);
   const oldWorkers = first.workerPids;
-  const load = requestLoop(port);
+  const load = startRequestLoop(port);
   t.after(() => load.stop());
   await waitFor('requests served', () => load.peek().ok >= 20);
 

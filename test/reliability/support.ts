@@ -109,8 +109,12 @@ export interface LoopResult {
   readonly failures: Readonly<Record<string, number>>;
 }
 
-/** One request after another to the pool until stopped: at most one request is in flight at a time. */
-export function requestLoop(port: number, timeoutMs = 5_000): { peek: () => LoopResult; stop: () => Promise<LoopResult> } {
+/**
+ * One request after another to the pool until stopped: at most one request is in flight at a time.
+ * Unlike helpers/fastcgi.ts requestLoop (a loop to completion), its progress can be read while it runs,
+ * and failures are counted by kind (reset, refused, timeout) through the client's typed errors.
+ */
+export function startRequestLoop(port: number, timeoutMs = 5_000): { peek: () => LoopResult; stop: () => Promise<LoopResult> } {
   let running = true;
   let ok = 0;
   let failed = 0;
@@ -147,7 +151,7 @@ export function requestLoop(port: number, timeoutMs = 5_000): { peek: () => Loop
 
 /** The pool serves: 20 requests in a row, none failed (after a storm or a takeover). */
 export async function assertServing(t: TestContext, port: number, what: string): Promise<void> {
-  const loop = requestLoop(port);
+  const loop = startRequestLoop(port);
   t.after(() => loop.stop());
   await waitFor(`requests served ${what}`, () => loop.peek().ok >= 20 || loop.peek().failed > 0);
   const result = await loop.stop();
