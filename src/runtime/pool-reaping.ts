@@ -10,10 +10,6 @@ import { formatAddress } from '../os/sockaddr.js';
 import type { PoolRuntime } from './pool-runtime.js';
 import type { Reaper } from './reaper.js';
 
-function socketId(pool: string, generation: number): string {
-  return `${pool}#${generation}`;
-}
-
 /** `generation 2 on 127.0.0.1:9000`; a named pool's (not the flags' `default`) begins with `pool NAME`. */
 function socketLabel(pool: PoolEntry, generation: number): string {
   const where = `generation ${generation} on ${formatAddress(pool.config.address)}`;
@@ -25,14 +21,12 @@ export function followSupervisor(reaper: Reaper, state: SupervisorState, effects
     const sockets = runtime(pool.key)?.sockets;
     for (const generation of pool.state.generations) {
       const socket = sockets?.get(generation.id);
-      if (socket && !socket.isClosed) reaper.watchSocket(socketId(pool.key, generation.id), socketLabel(pool, generation.id), socket.inode, pool.state.policy.stopTimeoutMs);
+      if (socket && !socket.isClosed) reaper.watchSocket(pool.key, generation.id, socketLabel(pool, generation.id), socket.inode, pool.state.policy.stopTimeoutMs);
     }
   }
   for (const effect of effects) {
-    if (effect.type === 'pool' && effect.effect.type === 'close-socket') reaper.retireSocket(socketId(effect.pool, effect.effect.generation));
-    if (effect.type === 'release-pool') {
-      for (const id of reaper.socketIds()) if (id.startsWith(`${effect.pool}#`)) reaper.retireSocket(id);
-    }
+    if (effect.type === 'pool' && effect.effect.type === 'close-socket') reaper.retireSocket(effect.pool, effect.effect.generation);
+    if (effect.type === 'release-pool') reaper.retirePool(effect.pool);
   }
   // A fast stop (a graceful one lets what adopted processes serve finish: they are stopped at its end).
   if (state.phase === 'stopping' && state.pools.some((pool) => pool.state.phase === 'stopping')) reaper.beginStop(longestStopTimeout(state));

@@ -44,6 +44,19 @@ interface Tracked {
   killed: boolean;
 }
 
+interface WatchedSocket {
+  /** The supervisor's key of its pool (core/supervisor-state.ts PoolEntry.key). */
+  readonly pool: string;
+  readonly label: string;
+  readonly inode: number;
+  readonly stopTimeoutMs: number;
+  retired: boolean;
+}
+
+function socketKey(pool: string, generation: number): string {
+  return JSON.stringify([pool, generation]);
+}
+
 function describe(tracked: Tracked): string {
   return `process ${tracked.pid} (${tracked.name})`;
 }
@@ -53,8 +66,8 @@ function exitText(status: WaitStatus): string {
 }
 
 export class Reaper {
-  /** Pool sockets by an id of the caller's (pool and generation), with the label log lines name them by. */
-  private readonly sockets = new Map<string, { readonly label: string; readonly inode: number; readonly stopTimeoutMs: number; retired: boolean }>();
+  /** Pool sockets by pool key and generation (socketKey), with the label log lines name them by. */
+  private readonly sockets = new Map<string, WatchedSocket>();
   private readonly tracked = new Map<number, Tracked>();
   private stopDeadline: number | undefined;
   private scheduled = false;
@@ -86,18 +99,28 @@ export class Reaper {
   }
 
   /** A pool socket: processes holding it are attributed to it, and stopped with it (SIGKILL after its pool's stop timeout). */
-  watchSocket(id: string, label: string, inode: number, stopTimeoutMs: number): void {
-    if (!this.sockets.has(id)) this.sockets.set(id, { label, inode, stopTimeoutMs, retired: false });
+  watchSocket(pool: string, generation: number, label: string, inode: number, stopTimeoutMs: number): void {
+    const key = socketKey(pool, generation);
+    if (!this.sockets.has(key)) this.sockets.set(key, { pool, label, inode, stopTimeoutMs, retired: false });
   }
 
-  socketIds(): string[] {
-    return [...this.sockets.keys()];
+  /** Its generation is retired: whatever below us still holds its socket is stopped. */
+  retireSocket(pool: string, generation: number): void {
+    const socket = this.sockets.get(socketKey(pool, generation));
+    if (socket) this.retire(socket);
   }
 
-  /** Its generation is retired (or its pool removed): whatever below us still holds the socket is stopped. */
-  retireSocket(id: string): void {
-    const socket = this.sockets.get(id);
-    if (!socket || socket.retired) return;
+  /**
+   * The pool is released (stopped, removed by an update): every socket it had is retired. By its key
+   * exactly: a pool moved by an update comes back as `NAME#TICKET`, and must not lose its workers when
+   * the old `NAME` goes.
+   */
+  retirePool(pool: string): void {
+    for (const socket of this.sockets.values()) if (socket.pool === pool) this.retire(socket);
+  }
+
+  private retire(socket: WatchedSocket): void {
+    if (socket.retired) return;
     socket.retired = true;
     const now = this.now();
     for (const holder of socketHolders(new Set([socket.inode]), { candidates: descendantPids(process.pid) })) {
