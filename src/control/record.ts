@@ -28,6 +28,8 @@ export interface InstanceRecord {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly workers: readonly ProcessIdentity[];
+  /** The inodes of the pool's listening sockets: after a SIGKILLed supervisor, whatever still holds them is its. */
+  readonly sockets?: readonly number[];
   readonly extraPidfile?: string;
 }
 

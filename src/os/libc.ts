@@ -346,3 +346,44 @@ export function tryLockExclusive(fd: number, subject?: string): boolean {
   if (koffi.errno() === EWOULDBLOCK) return false;
   return fail('flock', subject);
 }
+
+// ── Child subreaper and reaping of adopted children (runtime/reaper.ts) ────────────────────────
+const PR_SET_CHILD_SUBREAPER = 36;
+const WNOHANG = 1;
+const prctl = lib.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)');
+const waitpidCall = lib.func('int waitpid(int pid, _Out_ int *status, int options)');
+const ECHILD = osConstants.errno.ECHILD;
+const signalNames = new Map<number, string>(Object.entries(osConstants.signals).map(([name, value]) => [value, name]));
+
+/**
+ * prctl(PR_SET_CHILD_SUBREAPER): orphans of our descendants (a worker's setsid()'d helper whose
+ * worker died) are reparented to this process instead of init, so we can stop and reap them.
+ */
+export function becomeChildSubreaper(): void {
+  check(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) as number, 'prctl(PR_SET_CHILD_SUBREAPER)');
+}
+
+export interface WaitStatus {
+  /** Exit code when the process exited by itself; null when a signal ended it. */
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+/**
+ * waitpid(pid, WNOHANG) on one child: its status when it had exited (and is now reaped), undefined
+ * while it runs or when it is not our child (ECHILD). Never called with -1: libuv waits for the
+ * pids it spawned itself, and a wait that took one of them from it would lose that worker's exit.
+ */
+export function reapChild(pid: number): WaitStatus | undefined {
+  const status = [0];
+  const result = waitpidCall(pid, status, WNOHANG) as number;
+  if (result === 0) return undefined;
+  if (result < 0) {
+    if (koffi.errno() === ECHILD) return undefined;
+    return fail('waitpid', String(pid));
+  }
+  const raw = status[0] ?? 0;
+  const termSignal = raw & 0x7f;
+  if (termSignal === 0) return { code: (raw >> 8) & 0xff, signal: null };
+  return { code: null, signal: signalNames.get(termSignal) ?? `signal ${termSignal}` };
+}

@@ -20,6 +20,9 @@ import { PoolRuntime, type PoolContext } from './pool-runtime.js';
 import { wireSignals } from './signals.js';
 import { instanceStatus } from './status.js';
 import { WatchFollower } from './watch-follower.js';
+import { Reaper } from './reaper.js';
+import { followSupervisor } from './pool-reaping.js';
+import { isSpawnedChild } from './spawn.js';
 
 /** After the workers exited, how long to wait for their pipes to end before their last lines are read. */
 const OUTPUT_END_MS = 1000;
@@ -116,6 +119,8 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
   const waiters = new RequestWaiters();
   const notifier = new Notifier(process.env.NOTIFY_SOCKET);
   const stopping = { told: false };
+  // Reaper (issue 9): what workers leave behind is adopted, stopped with its generation or the pool, reaped.
+  const reaper = new Reaper({ logger, isSpawned: isSpawnedChild });
   const outputs = await Promise.all(options.pools.map((pool) => logs.openWorkerOutput(pool.config)));
   const makePool = (bound: BoundPool, index: number) => (context: PoolContext) => new PoolRuntime(bound.config, bound.socket, outputs[index] as (typeof outputs)[number], context);
   let configuration = options.configuration;
@@ -150,6 +155,8 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       instance.setWorkers(workerPids(state));
       instance.setPools(poolAddresses(state));
       notifications(notifier, effects, state, stopping);
+      followSupervisor(reaper, state, effects, (key) => supervisor.pool(key));
+      instance.setSockets(state.pools.flatMap((pool) => supervisor.pool(pool.key)?.sockets.all().map((socket) => socket.inode) ?? []));
     },
   });
   const handle = async (request: ControlRequest): Promise<ControlResponse> => {
@@ -186,8 +193,11 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
   const unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
   logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
   try {
+    reaper.start();
     supervisor.start();
     const exit = await supervisor.finished;
+    // Before the sockets are gone from view: the last resort finds what still holds them by their inodes.
+    await reaper.finish(Math.max(0, ...configuration.pools.map((pool) => pool.stopTimeoutMs)));
     waiters.failAll('the supervisor stopped');
     await logs.outputEnded(OUTPUT_END_MS);
     const said = exit.failedPool && exit.failedSlot !== undefined ? exit.failedPool.workers.lastStderrLine(1, exit.failedSlot) : undefined;
