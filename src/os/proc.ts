@@ -85,7 +85,8 @@ export function readStat(pid: number): ProcStat | undefined {
   };
 }
 
-function numericEntries(path: string): number[] {
+/** The numeric entries of a /proc directory (pids, tids, fds); none when it cannot be read. */
+export function numericEntries(path: string): number[] {
   try {
     return readdirSync(path)
       .filter((name) => /^\d+$/.test(name))
@@ -111,7 +112,8 @@ export function processGroupMembers(pgid: number): number[] {
     .map((stat) => stat.pid);
 }
 
-function socketInodeOf(pid: number, fd: number): number | undefined {
+/** The socket inode behind a process's fd, from its /proc/PID/fd link (`socket:[INODE]`). */
+export function socketInodeOf(pid: number, fd: number): number | undefined {
   try {
     const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
     return match ? Number(match[1]) : undefined;
