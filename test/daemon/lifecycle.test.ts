@@ -9,19 +9,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { FIXTURES } from '../helpers/supervisor.js';
-import { DaemonSandbox } from '../helpers/daemon.js';
+import { sandbox } from '../helpers/daemon.js';
 import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
 import { probe } from '../helpers/fastcgi.js';
 import { waitFor } from '../helpers/wait.js';
 
 const RESPONDER = join(FIXTURES, 'fcgi-responder.mjs');
 const ROOT_FLAG = process.geteuid?.() === 0 ? ['--allow-root'] : [];
-
-function sandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
-  return box;
-}
 
 test('start returns only when the pool is ready (a slow starter), then stop ends everything', async (t) => {
   const box = sandbox(t);

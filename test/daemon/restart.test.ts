@@ -7,18 +7,12 @@ import assert from 'node:assert/strict';
 import { readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, runCli } from '../helpers/supervisor.js';
-import { DaemonSandbox } from '../helpers/daemon.js';
+import { DaemonSandbox, sandbox } from '../helpers/daemon.js';
 import { freePort } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
 const RESPONDER = join(FIXTURES, 'fcgi-responder.mjs');
 const ROOT_FLAG = process.geteuid?.() === 0 ? ['--allow-root'] : [];
-
-function sandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
-  return box;
-}
 
 async function desiredWorkers(box: DaemonSandbox, port: number): Promise<number> {
   const status = await box.cli(['status', '--json', '-p', String(port)]);

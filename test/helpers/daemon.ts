@@ -100,3 +100,10 @@ export class DaemonSandbox {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** A sandbox for one test, cleaned up after it. */
+export function sandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
+  const box = new DaemonSandbox();
+  t.after(() => box.cleanup());
+  return box;
+}
