@@ -12,7 +12,6 @@ const { Command, CommanderError, Option } = require('commander') as typeof impor
 type Command = CommandType;
 const VERSION = (require('../../package.json') as { version: string }).version;
 import { CliError } from './errors.js';
-import { START_OPTIONS } from './config/start-options.js';
 import { addSelectorOptions } from './commands/selector-options.js';
 
 const START_HELP = `
@@ -48,24 +47,74 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function startCommand(run: (code: Promise<number>) => void, argv: readonly string[]): Command {
-  const command = oneLineErrors(new Command('start'))
+type OptionTable = typeof import('./config/options.js');
+
+/**
+ * The option table's flags (config/options.ts) on a command: `start` and `config print`. No defaults here:
+ * config/ applies them, after files, so that only what was typed overrides a file. Without the table (a command
+ * that does not use it: status, stop, … load nothing of it) the command gets none.
+ */
+function addTableOptions(command: Command, table: OptionTable | undefined): Command {
+  if (table === undefined) return command;
+  const { OPTION_NAMES, flagsOf, option } = table;
+  for (const name of OPTION_NAMES) {
+    const spec = option(name);
+    const flags = flagsOf(name);
+    if (flags === undefined) continue;
+    const fallback = spec.defaultText ?? (spec.default !== undefined && typeof spec.default !== 'object' && spec.kind.type !== 'boolean' ? String(spec.default) : undefined);
+    const added = new Option(flags, spec.help + (spec.kind.repeatable ? ' (repeatable)' : '') + (fallback ? ` (default: ${fallback})` : ''));
+    if (spec.kind.repeatable) added.argParser(collect);
+    if (spec.hidden) added.hideHelp();
+    command.addOption(added);
+  }
+  return command;
+}
+
+/** The table's values commander collected from the command line, by attribute; defaults (--no-daemon's) left out. */
+function typedFlags(command: Command, table: OptionTable): Record<string, unknown> {
+  const values = command.opts();
+  const typed = table.OPTION_NAMES.map(table.attributeOf).filter((key) => values[key] !== undefined && command.getOptionValueSource(key) === 'cli');
+  return Object.fromEntries(typed.map((key) => [key, values[key]]));
+}
+
+function startCommand(run: (code: Promise<number>) => void, argv: readonly string[], table: OptionTable | undefined): Command {
+  const command = addTableOptions(oneLineErrors(new Command('start')), table)
     .description('bind the socket and run N workers on it, respawning them when they die')
-    .argument('<command...>', 'the worker program and its arguments (after --)')
+    .argument('[command...]', 'the worker program and its arguments (after --); in a config file: command')
+    .option('--config <file>', 'read this config file (YAML, JSON, .js/.mjs/.cjs); default: FCGI_SPAWN_CONFIG, else .fcgi-spawnrc* or fcgi-spawn.config.* here')
     .passThroughOptions()
     .addHelpText('after', START_HELP);
-  for (const spec of START_OPTIONS) {
-    const option = new Option(spec.flags, spec.description + (spec.defaultText ? ` (default: ${spec.defaultText})` : ''));
-    if (spec.repeatable) option.argParser(collect);
-    command.addOption(option);
-  }
-  // Internal: this process is the daemon a launching `start` waits for.
-  command.addOption(new Option('--daemonized').hideHelp());
   const startArguments = argv.slice(argv.indexOf('start') + 1);
-  return command.action(async (words: string[], options: Record<string, unknown>) => {
+  return command.action(async (words: string[], options: { config?: string }) => {
     const { runStart } = await import('./commands/start.js');
-    run(runStart(options, words, startArguments));
+    run(runStart(typedFlags(command, table as OptionTable), words, startArguments, options.config));
   });
+}
+
+function configCommand(run: (code: Promise<number>) => void, table: OptionTable | undefined): Command {
+  const config = oneLineErrors(new Command('config')).description('check, convert and describe configuration files').enablePositionalOptions();
+  const check = oneLineErrors(new Command('check'))
+    .description('validate a configuration (programs, users, addresses) and print it as resolved; exit 0, or 2 with every error')
+    .option('--config <file>', 'the config file (default: FCGI_SPAWN_CONFIG, else the one found here)')
+    .action(async (options: { config?: string }) => {
+      const { runConfigCheck } = await import('./commands/config.js');
+      run(runConfigCheck(options.config));
+    });
+  const schema = oneLineErrors(new Command('schema'))
+    .description("print the JSON Schema of config files (also shipped as the package's schema.json)")
+    .action(async () => {
+      const { runConfigSchema } = await import('./commands/config.js');
+      run(runConfigSchema());
+    });
+  const print = addTableOptions(oneLineErrors(new Command('print')), table)
+    .description("print the config file that means the same as start's options (the way from a flag line to a file)")
+    .argument('[command...]', 'the worker program and its arguments (after --)')
+    .passThroughOptions()
+    .action(async (words: string[]) => {
+      const { runConfigPrint } = await import('./commands/config.js');
+      run(runConfigPrint(typedFlags(print, table as OptionTable), words));
+    });
+  return config.addCommand(check).addCommand(schema).addCommand(print);
 }
 
 function probeCommand(run: (code: Promise<number>) => void): Command {
@@ -86,14 +135,15 @@ const STOP_HELP = `
 Exit codes:
   0  stopped, or was not running
   1  did not stop within --timeout: killed (SIGKILL to the supervisor and its worker groups)
-  2  usage error`;
+  2  usage error
+  4  the run directory was refused (not ours, or open to others): nothing in it is believed`;
 
 const STATUS_HELP = `
 Exit codes (LSB):
   0  running
   1  dead, but its pidfile remains
   3  not running
-  4  unknown (the control socket did not answer, or a usage error)`;
+  4  unknown (the control socket did not answer, a usage error, or the run directory was refused)`;
 
 const REQUEST_HELP = `
 Exit codes:
@@ -101,7 +151,13 @@ Exit codes:
   1  failed (a failed reload keeps the old workers serving)
   2  usage error
   3  not running
-  4  the control socket did not answer`;
+  4  the control socket did not answer
+  5  the run directory was refused (not ours, or open to others): nothing in it is believed`;
+
+const LIST_HELP = `
+Exit codes:
+  0  listed (records and pidfiles that fail the checks are ignored, with a warning)
+  4  the run directory was refused (not ours, or open to others): nothing in it is believed`;
 
 const RESTART_HELP = `
 Exit codes: those of stop, then those of start.`;
@@ -162,6 +218,7 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
   const list = oneLineErrors(new Command('list'))
     .description('every instance in the run directory')
     .option('--json', 'one JSON array')
+    .addHelpText('after', LIST_HELP)
     .action(async (options: { json?: boolean }) => {
       const { runList } = await import('./commands/list.js');
       run(Promise.resolve(runList(options)));
@@ -181,6 +238,9 @@ async function request(selector: SelectorOptions, message: import('./control/pro
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // The subcommand is the first word (the program's own options are only -h and -V). Only start and config
+  // (and help for them) need the option table: scripts run status and stop many times a minute.
+  const table = ['start', 'config', 'help'].includes(argv[0] ?? '') ? await import('./config/options.js') : undefined;
   let pending: Promise<number> | undefined;
   const run = (code: Promise<number>): void => {
     pending = code;
@@ -189,7 +249,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('A FastCGI process supervisor: binds the socket, runs N workers on it, respawns them.')
     .version(VERSION, '-V, --version')
     .enablePositionalOptions()
-    .addCommand(startCommand(run, argv))
+    .addCommand(startCommand(run, argv, table))
+    .addCommand(configCommand(run, table))
     .addCommand(probeCommand(run));
   for (const command of controlCommands(run)) program.addCommand(command);
   try {

@@ -6,10 +6,10 @@ import type { ControlRequest } from '../control/protocol.js';
 import { locate } from './instance-selector.js';
 
 /** The codes reload, scale and reopen-logs share. */
-export const REQUEST_EXIT = { ok: 0, failed: 1, usage: 2, notRunning: 3, unreachable: 4 } as const;
+export const REQUEST_EXIT = { ok: 0, failed: 1, usage: 2, notRunning: 3, unreachable: 4, refused: 5 } as const;
 
 export async function runControlRequest(selector: InstanceSelector, request: ControlRequest, timeoutMs: number): Promise<number> {
-  const instance = locate(selector, REQUEST_EXIT.usage);
+  const instance = locate(selector, { usage: REQUEST_EXIT.usage, refused: REQUEST_EXIT.refused });
   if (instance.status.state !== 'running') {
     throw new CliError(`${instance.name} is not running; start it with 'fcgi-spawn start'`, REQUEST_EXIT.notRunning);
   }

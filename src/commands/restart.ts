@@ -16,6 +16,8 @@ import { runStop, STOP_EXIT } from './stop.js';
 
 const FOREGROUND_FLAGS = new Set(['-n', '--no-daemon']);
 const STATUS_TIMEOUT_MS = 5_000;
+// A refused run directory is stop's 4 and start's 4 (permission denied) alike.
+const LOCATE_EXIT = { usage: START_EXIT.usage, refused: START_EXIT.permissionDenied };
 
 /** The start arguments without the foreground flag (before `--` only: after it they are the worker's). */
 export function daemonArguments(argv: readonly string[]): string[] {
@@ -46,14 +48,14 @@ export function countChanges(name: string, before: ReadonlyMap<string, number>, 
     const poolOption = after.size > 1 ? ` --pool ${pool}` : '';
     lines.push(
       `fcgi-spawn: ${name}: pool ${pool} now runs ${count} worker(s), the count it starts with; it ran ${was} before the restart ` +
-        `(a 'scale' lasts until the supervisor stops): 'fcgi-spawn scale ${was} --name ${name}${poolOption}' runs ${was} again\n`,
+        `(a 'scale' lasts until the supervisor stops): 'fcgi-spawn scale --name ${name}${poolOption} ${was}' runs ${was} again\n`,
     );
   }
   return lines;
 }
 
 export async function runRestart(selector: InstanceSelector, options: { readonly timeout?: string }): Promise<number> {
-  const instance = locate(selector, START_EXIT.usage);
+  const instance = locate(selector, LOCATE_EXIT);
   const record = instance.record;
   if (!record) {
     throw new CliError(`${instance.name} has no recorded settings to restart with; start it with 'fcgi-spawn start'`, START_EXIT.runtimeFailure);
@@ -69,7 +71,7 @@ export async function runRestart(selector: InstanceSelector, options: { readonly
   });
   const code = await new Promise<number>((resolve) => child.once('exit', (exit) => resolve(exit ?? START_EXIT.runtimeFailure)));
   if (code === 0 && before.size > 0) {
-    const after = await workerCounts(locate({ name: instance.name }, START_EXIT.usage));
+    const after = await workerCounts(locate({ name: instance.name }, LOCATE_EXIT));
     for (const line of countChanges(instance.name, before, after)) process.stderr.write(line);
   }
   return code;

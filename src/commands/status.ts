@@ -7,7 +7,7 @@ import { sendControl } from '../control/client.js';
 import type { InstanceStatus, PoolStatus } from '../control/protocol.js';
 import { formatDuration, locate } from './instance-selector.js';
 
-/** LSB: 0 running, 1 dead but the pidfile exists, 3 not running, 4 unknown (usage errors included). */
+/** LSB: 0 running, 1 dead but the pidfile exists, 3 not running, 4 unknown (usage errors, a refused run directory). */
 export const STATUS_EXIT = { running: 0, deadWithPidfile: 1, notRunning: 3, unknown: 4 } as const;
 
 const CONTROL_TIMEOUT_MS = 5_000;
@@ -44,7 +44,7 @@ function onlyPool(status: InstanceStatus, name: string): InstanceStatus | undefi
 }
 
 export async function runStatus(selector: InstanceSelector, options: { readonly json?: boolean; readonly pool?: string }): Promise<number> {
-  const instance = locate(selector, STATUS_EXIT.unknown);
+  const instance = locate(selector, { usage: STATUS_EXIT.unknown, refused: STATUS_EXIT.unknown });
   const say = (state: string, extra: Record<string, unknown> = {}): void => {
     process.stdout.write(options.json ? `${JSON.stringify({ name: instance.name, state, ...extra })}\n` : `${instance.name}: ${state}\n`);
   };

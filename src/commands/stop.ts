@@ -11,7 +11,8 @@ import { killAll, terminate, waitGone } from '../control/terminate.js';
 import { parseSeconds } from '../config/values.js';
 import { locate } from './instance-selector.js';
 
-export const STOP_EXIT = { stopped: 0, forced: 1, usage: 2 } as const;
+/** 4: the run directory was refused (as `start` refuses it): nothing in it is believed, nothing is signalled. */
+export const STOP_EXIT = { stopped: 0, forced: 1, usage: 2, refused: 4 } as const;
 
 export interface StopOptions {
   readonly timeout?: string;
@@ -25,12 +26,15 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
   } catch (error) {
     throw new CliError((error as Error).message, STOP_EXIT.usage);
   }
-  const instance = locate(selector, STOP_EXIT.usage);
+  const instance = locate(selector, { usage: STOP_EXIT.usage, refused: STOP_EXIT.refused });
   const workers = instance.record?.workers ?? [];
   if (instance.status.state !== 'running') {
     const orphans = workers.filter(isSameProcess);
     if (orphans.length > 0) await terminate(orphans, { signal: 'SIGTERM', timeoutMs, groups: true });
-    if (instance.status.state === 'dead') await removeLeftovers(instance);
+    if (instance.status.state === 'dead') {
+      await removeLeftovers(instance);
+      await removeLock(instance);
+    }
     return notRunning(instance.name, orphans.length);
   }
   const { pid } = instance.status;
@@ -42,6 +46,7 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
     await killAll([supervisor], false);
     await killAll(workers, true);
     await removeLeftovers(instance);
+    await removeLock(instance);
     process.stderr.write(`fcgi-spawn: ${instance.name} (pid ${pid}) did not stop within ${timeoutMs} ms: killed\n`);
     return STOP_EXIT.forced;
   }
@@ -57,6 +62,13 @@ async function removeLeftovers(instance: LocatedInstance): Promise<void> {
     const { removeStaleSocketPath } = await import('../os/listen-socket.js');
     removeStaleSocketPath(instance.record.address);
   }
+}
+
+/** The lock file a killed supervisor could not remove (only once nobody holds it: instance-lock.ts). */
+async function removeLock(instance: LocatedInstance): Promise<void> {
+  if (instance.paths.lock === '') return;
+  const { removeAbandonedLock } = await import('../control/instance-lock.js');
+  removeAbandonedLock(instance.paths.lock, process.geteuid?.() ?? -1);
 }
 
 function notRunning(name: string, orphans: number): number {

@@ -3,7 +3,7 @@
  * file in the same directory, then rename), so no reader ever sees half a pidfile. No fsync: this is
  * runtime state (on tmpfs under /run), worthless after a reboot, and rewritten at every respawn.
  */
-import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -58,6 +58,49 @@ export function readText(path: string): string | undefined {
 /** A pid from a pidfile: one decimal number, optionally followed by a newline. */
 export function readPidFile(path: string): number | undefined {
   const text = readText(path);
-  const match = text === undefined ? null : /^\s*(\d+)\s*$/.exec(text);
+  return text === undefined ? undefined : parsePid(text);
+}
+
+/** What a checked read found: the value, nothing, or a file refused and why. */
+export type Checked<T> =
+  | { readonly kind: 'ok'; readonly value: T }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'refused'; readonly reason: string };
+
+/** Records hold an environment; nothing we write comes near this. */
+const MAX_STATE_FILE_BYTES = 1 << 20;
+
+/**
+ * A state file (record, pidfile) is believed only if we could have written it: opened without
+ * following a symlink (and without blocking on a FIFO), a regular file, owned by our euid, writable
+ * by nobody else. What fails is refused with its reason, never read: a planted record would
+ * otherwise choose the environment `restart` runs and the files `stop` deletes.
+ */
+export function readOwnFile(path: string, euid: number): Checked<string> {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
+    return { kind: 'refused', reason: code === 'ELOOP' ? 'a symlink' : `cannot open it: ${code ?? (error as Error).message}` };
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return { kind: 'refused', reason: 'not a regular file' };
+    if (stat.uid !== euid) return { kind: 'refused', reason: `owned by uid ${stat.uid}, not ${euid}` };
+    if ((stat.mode & 0o022) !== 0) return { kind: 'refused', reason: `writable by others than its owner (mode ${(stat.mode & 0o777).toString(8)})` };
+    if (stat.size > MAX_STATE_FILE_BYTES) return { kind: 'refused', reason: `${stat.size} bytes long` };
+    return { kind: 'ok', value: readFileSync(fd, 'utf8') };
+  } catch (error) {
+    return { kind: 'refused', reason: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A pid from pidfile text: one decimal number, optionally followed by a newline. */
+export function parsePid(text: string): number | undefined {
+  const match = /^\s*(\d+)\s*$/.exec(text);
   return match ? Number(match[1]) : undefined;
 }

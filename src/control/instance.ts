@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { CliError, START_EXIT } from '../errors.js';
 import { ensureRunDirectory, instancePaths, runDirectory, RunDirectoryError, type InstancePaths } from './run-dir.js';
 import { readPidFile, removeQuietly, writeAtomically } from './files.js';
-import { identityOf, isSameProcess, readRecord, writeRecord, type InstanceRecord, type ProcessIdentity } from './record.js';
+import { identityOf, isSameProcess, readRecord, readRecordChecked, writeRecord, type InstanceRecord, type ProcessIdentity } from './record.js';
+import { InstanceLock, InstanceLockError } from './instance-lock.js';
 import { terminate } from './terminate.js';
 import type { Logger } from '../log/logger.js';
 import { UNIX_PATH_MAX } from '../os/sockaddr.js';
@@ -24,6 +25,8 @@ export interface ClaimOptions {
 export interface Claimed {
   readonly name: string;
   readonly paths: InstancePaths;
+  /** Held until this process exits (released by an exit hook: every way out of start passes there). */
+  readonly lock: InstanceLock;
 }
 
 export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
@@ -38,12 +41,32 @@ export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
   if (Buffer.byteLength(paths.control) > UNIX_PATH_MAX) {
     throw new CliError(`instance name '${options.name}' is too long: its control socket ${paths.control} would pass the ${UNIX_PATH_MAX}-byte limit of a socket path; pass a shorter --name`, START_EXIT.usage);
   }
-  const record = readRecord(paths.record);
-  if (record && isSameProcess(record.supervisor)) {
-    throw new CliError(`${options.name} is already running (pid ${record.supervisor.pid}); see 'fcgi-spawn status --name ${options.name}'`, START_EXIT.alreadyRunning);
-  }
+  const lock = lockInstance(paths, options);
+  const read = readRecordChecked(paths.record, options.euid);
+  if (read.kind === 'refused') options.logger.log('warn', `ignoring ${paths.record}: ${read.reason}`);
+  const record = read.kind === 'ok' ? read.value : undefined;
+  // Only a supervisor that holds no lock (none of this version) gets past the lock while running.
+  if (record && isSameProcess(record.supervisor)) throw alreadyRunning(options.name, record.supervisor.pid);
   if (record) await stopOrphans(record, options);
-  return { name: options.name, paths };
+  return { name: options.name, paths, lock };
+}
+
+function alreadyRunning(name: string, pid: number | undefined): CliError {
+  return new CliError(`${name} is already running${pid ? ` (pid ${pid})` : ''}; see 'fcgi-spawn status --name ${name}'`, START_EXIT.alreadyRunning);
+}
+
+/** The name is ours until this process exits: exactly one of two simultaneous starts gets here. */
+function lockInstance(paths: InstancePaths, options: ClaimOptions): InstanceLock {
+  let lock: InstanceLock;
+  try {
+    lock = InstanceLock.acquire(paths.lock, options.euid);
+  } catch (error) {
+    if (!(error instanceof InstanceLockError)) throw error;
+    if (error.reason === 'held') throw alreadyRunning(options.name, error.holder);
+    throw new CliError(error.message, START_EXIT.permissionDenied);
+  }
+  process.once('exit', () => lock.release());
+  return lock;
 }
 
 /** Workers of a supervisor that died by SIGKILL still hold the port: stop them (by identity) first. */

@@ -1,15 +1,19 @@
 /**
  * Finding an instance from what a command was told (--name, -p/-a, -s, -P), and whether it runs.
- * A pid read from a file is trusted only once the process is shown to be that instance: the same
- * start time as recorded (or, for a bare pidfile, a fcgi-spawn command line), so a recycled pid is
- * never signalled.
+ * Nothing is believed that we could not have written ourselves: the run directory is checked as
+ * `start` checks it (a refused one throws RunDirectoryError), and every record and pidfile is read
+ * only if it is a regular file of ours that nobody else can write (what fails is ignored, with its
+ * reason, for the command to say). A pid read from a file is trusted only once the process is shown
+ * to be that instance: the same start time and boot as recorded (or, for a bare pidfile, our
+ * supervisor's command line), so a recycled pid is never signalled.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defaultName, instancePaths, runDirectory, validateName, type InstancePaths, type RunContext } from './run-dir.js';
-import { readPidFile } from './files.js';
+import { checkRunDirectory, defaultName, instancePaths, runDirectory, validateName, type InstancePaths, type RunContext } from './run-dir.js';
+import { parsePid, readOwnFile } from './files.js';
+import { isSameProcess, readRecordChecked, type InstanceRecord } from './record.js';
+import { isOurSupervisorCommand } from './command-line.js';
 import { formatAddress } from '../os/sockaddr.js';
-import { isSameProcess, readRecord, type InstanceRecord } from './record.js';
 
 export interface InstanceSelector {
   readonly name?: string;
@@ -25,17 +29,30 @@ export type InstanceState =
   | { readonly state: 'dead'; readonly pid?: number }
   | { readonly state: 'stopped' };
 
+/** A record or pidfile that failed the checks: not read, and said on stderr by the command. */
+export interface IgnoredFile {
+  readonly path: string;
+  readonly reason: string;
+}
+
 export interface LocatedInstance {
   readonly name: string;
   readonly paths: InstancePaths;
   readonly record?: InstanceRecord;
   readonly status: InstanceState;
+  readonly ignored: readonly IgnoredFile[];
 }
 
 export class SelectorError extends Error {}
 
 function nameFrom(selector: InstanceSelector, cwd: string): string | undefined {
-  if (selector.name !== undefined) return validateName(selector.name);
+  if (selector.name !== undefined) {
+    try {
+      return validateName(selector.name);
+    } catch (error) {
+      throw new SelectorError((error as Error).message);
+    }
+  }
   if (selector.socket !== undefined) return defaultName({ kind: 'unix', path: resolve(cwd, selector.socket) });
   if (selector.port !== undefined) {
     if (!/^\d{1,5}$/.test(selector.port) || Number(selector.port) < 1 || Number(selector.port) > 65535) {
@@ -46,43 +63,75 @@ function nameFrom(selector: InstanceSelector, cwd: string): string | undefined {
   return undefined;
 }
 
-function commandLineIsOurs(pid: number): boolean {
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-    return argv.some((arg) => arg.endsWith('fcgi-spawn') || arg.endsWith('fcgi-spawn.js')) && argv.includes('start');
-  } catch {
-    return false;
+/** The run directory's records and pidfiles, each read through the checks, with what was ignored. */
+export class StateReader {
+  readonly ignored: IgnoredFile[] = [];
+
+  constructor(
+    readonly dir: string,
+    private readonly euid: number,
+  ) {}
+
+  /** Throws RunDirectoryError when the directory is not ours and private. */
+  static open(context: RunContext): StateReader {
+    const dir = runDirectory(context);
+    checkRunDirectory(dir, context.euid);
+    return new StateReader(dir, context.euid);
+  }
+
+  pid(path: string): number | undefined {
+    const read = readOwnFile(path, this.euid);
+    if (read.kind === 'refused') this.ignored.push({ path, reason: read.reason });
+    return read.kind === 'ok' ? parsePid(read.value) : undefined;
+  }
+
+  record(path: string): InstanceRecord | undefined {
+    const read = readRecordChecked(path, this.euid);
+    if (read.kind === 'refused') this.ignored.push({ path, reason: read.reason });
+    return read.kind === 'ok' ? read.value : undefined;
+  }
+
+  records(): InstanceRecord[] {
+    let files: string[];
+    try {
+      files = readdirSync(this.dir).filter((file) => file.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    return files.map((file) => this.record(`${this.dir}/${file}`)).filter((record): record is InstanceRecord => record !== undefined);
   }
 }
 
 function stateOf(record: InstanceRecord | undefined, pidFromFile: number | undefined): InstanceState {
   if (record && isSameProcess(record.supervisor)) return { state: 'running', pid: record.supervisor.pid };
-  if (!record && pidFromFile !== undefined && commandLineIsOurs(pidFromFile)) return { state: 'running', pid: pidFromFile };
+  if (!record && pidFromFile !== undefined && isOurSupervisorCommand(pidFromFile)) return { state: 'running', pid: pidFromFile };
   if (record || pidFromFile !== undefined) return { state: 'dead', ...(pidFromFile !== undefined ? { pid: pidFromFile } : {}) };
   return { state: 'stopped' };
 }
 
 export function locateInstance(selector: InstanceSelector, context: RunContext & { readonly cwd: string }): LocatedInstance {
-  const dir = runDirectory(context);
   let name = nameFrom(selector, context.cwd);
-  const pidFromExtraFile = selector.pidfile !== undefined ? readPidFile(resolve(context.cwd, selector.pidfile)) : undefined;
+  const reader = StateReader.open(context);
+  const { dir, ignored } = reader;
+  const pidFromExtraFile = selector.pidfile !== undefined ? reader.pid(resolve(context.cwd, selector.pidfile)) : undefined;
   if (name === undefined && selector.pidfile !== undefined) {
     const pidfile = resolve(context.cwd, selector.pidfile);
-    name = findNameByPidfile(dir, pidfile, pidFromExtraFile);
+    const records = reader.records();
+    name = findNameByPidfile(records, pidfile, pidFromExtraFile);
     if (name === undefined) {
       // A pidfile no record names. Its pid belongs to another recorded instance: stale, not that one.
       // Otherwise all we know is the file and its pid, checked by command line.
-      const claimedByAnother = listRecords(dir).some((record) => record.supervisor.pid === pidFromExtraFile);
+      const claimedByAnother = records.some((record) => record.supervisor.pid === pidFromExtraFile);
       const status: InstanceState = claimedByAnother ? { state: 'dead', ...(pidFromExtraFile !== undefined ? { pid: pidFromExtraFile } : {}) } : stateOf(undefined, pidFromExtraFile);
-      return { name: pidfile, paths: { dir, pidfile, control: '', record: '' }, status };
+      return { name: pidfile, paths: { dir, pidfile, control: '', record: '', lock: '' }, status, ignored };
     }
   }
   if (name === undefined) throw new SelectorError('which instance? pass --name NAME, -p PORT (with -a ADDRESS), -s PATH or -P PIDFILE');
-  if (selector.name === undefined && selector.pidfile === undefined) name = holderOf(dir, addressFrom(selector, context.cwd)) ?? name;
+  if (selector.name === undefined && selector.pidfile === undefined) name = holderOf(reader.records(), addressFrom(selector, context.cwd)) ?? name;
   const paths = instancePaths(dir, name);
-  const record = readRecord(paths.record);
-  const pid = pidFromExtraFile ?? readPidFile(paths.pidfile);
-  return { name, paths, ...(record ? { record } : {}), status: stateOf(record, pid) };
+  const record = reader.record(paths.record);
+  const pid = pidFromExtraFile ?? reader.pid(paths.pidfile);
+  return { name, paths, ...(record ? { record } : {}), status: stateOf(record, pid), ignored };
 }
 
 function addressFrom(selector: InstanceSelector, cwd: string): string | undefined {
@@ -95,26 +144,14 @@ function addressFrom(selector: InstanceSelector, cwd: string): string | undefine
  * The instance whose record lists a pool on this address (an instance named by its config file has
  * several pools, and a name not derived from any of them). The derived name's own record wins.
  */
-function holderOf(dir: string, address: string | undefined): string | undefined {
+function holderOf(all: readonly InstanceRecord[], address: string | undefined): string | undefined {
   if (address === undefined) return undefined;
-  const records = listRecords(dir).filter((record) => record.address === address || record.pools?.some((pool) => pool.address === address));
+  const records = all.filter((record) => record.address === address || record.pools?.some((pool) => pool.address === address));
   return (records.find((record) => isSameProcess(record.supervisor)) ?? records[0])?.name;
 }
 
 /** The record that wrote this very pidfile (-P) and still has its pid: a recycled pid alone proves nothing. */
-function findNameByPidfile(dir: string, pidfile: string, pid: number | undefined): string | undefined {
+function findNameByPidfile(records: readonly InstanceRecord[], pidfile: string, pid: number | undefined): string | undefined {
   if (pid === undefined) return undefined;
-  for (const record of listRecords(dir)) if (record.supervisor.pid === pid && record.extraPidfile === pidfile) return record.name;
-  return undefined;
+  return records.find((record) => record.supervisor.pid === pid && record.extraPidfile === pidfile)?.name;
 }
-
-export function listRecords(dir: string): InstanceRecord[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((file) => file.endsWith('.json'));
-  } catch {
-    return [];
-  }
-  return names.map((file) => readRecord(`${dir}/${file}`)).filter((record): record is InstanceRecord => record !== undefined);
-}
-

@@ -151,6 +151,9 @@ export interface PasswdEntry {
   readonly name: string;
   readonly uid: number;
   readonly gid: number;
+  /** pw_dir and pw_shell: a worker run as this user gets them as HOME and SHELL. */
+  readonly home: string;
+  readonly shell: string;
 }
 
 export interface GroupEntry {
@@ -162,8 +165,8 @@ export interface GroupEntry {
 export function lookupUser(nameOrUid: string | number): PasswdEntry | undefined {
   const pointer = typeof nameOrUid === 'number' ? users.getpwuid(nameOrUid) : users.getpwnam(nameOrUid);
   if (!pointer) return undefined;
-  const entry = koffi.decode(pointer, Passwd) as { pw_name: string; pw_uid: number; pw_gid: number };
-  return { name: entry.pw_name, uid: entry.pw_uid, gid: entry.pw_gid };
+  const entry = koffi.decode(pointer, Passwd) as { pw_name: string; pw_uid: number; pw_gid: number; pw_dir: string | null; pw_shell: string | null };
+  return { name: entry.pw_name, uid: entry.pw_uid, gid: entry.pw_gid, home: entry.pw_dir ?? '', shell: entry.pw_shell ?? '' };
 }
 
 export function lookupGroup(nameOrGid: string | number): GroupEntry | undefined {
@@ -270,4 +273,21 @@ export function socketLocalPort(pid: number, fd: number): number | undefined {
   } finally {
     close(pidfd);
   }
+}
+
+// ── flock(2): the instance lock (control/instance-lock.ts) ──────────────────────────────────────
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = osConstants.errno.EWOULDBLOCK;
+const flockCall = lib.func('int flock(int fd, int operation)');
+
+/**
+ * flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file description holds it.
+ * The lock belongs to the open file description, so it lasts as long as the descriptor (and any
+ * inherited copy of it) stays open, and the kernel drops it when the holder dies, SIGKILL included.
+ */
+export function tryLockExclusive(fd: number, subject?: string): boolean {
+  if ((flockCall(fd, LOCK_EX | LOCK_NB) as number) === 0) return true;
+  if (koffi.errno() === EWOULDBLOCK) return false;
+  return fail('flock', subject);
 }

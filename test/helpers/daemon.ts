@@ -17,6 +17,13 @@ export interface RecordedInstance {
   readonly argv: readonly string[];
 }
 
+/** A sandbox for one test, cleaned up after it. */
+export function daemonSandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
+  const box = new DaemonSandbox();
+  t.after(() => box.cleanup());
+  return box;
+}
+
 export class DaemonSandbox {
   readonly dir = mkdtempSync(join(tmpdir(), 'fcgi-spawn-daemon-'));
   readonly runDir = join(this.dir, 'run');
@@ -99,11 +106,4 @@ export class DaemonSandbox {
     await waitFor('every sandbox process gone', () => this.marked().length === 0 && leftovers.every((pid) => !isAlive(pid)), { timeoutMs: 10_000 });
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** A sandbox for one test, cleaned up after it. */
-export function sandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
-  return box;
 }

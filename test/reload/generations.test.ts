@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { servingConnection } from '../../src/os/proc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +105,43 @@ for (const kind of ['tcp', 'unix'] as const) {
     if (kind === 'unix') assert.equal(existsSync(address), false);
   });
 }
+
+test('after a rolled-back reload, a respawn in the serving generation runs what that generation ran', async (t) => {
+  // Two copies of the program on PATH: a deploy puts a broken one in the directory searched first.
+  const dir = tempDir(t);
+  const first = join(dir, 'first');
+  const second = join(dir, 'second');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(first);
+  mkdirSync(second);
+  const good = join(second, 'app.sh');
+  writeFileSync(good, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(RESPONDER)}\n`);
+  chmodSync(good, 0o755);
+  const port = await freePort();
+  const env = { ...process.env, PATH: `${first}:${second}:${process.env.PATH ?? ''}` };
+  const pool = startSupervisor(['-p', String(port), '-F', '2', '--steer-grace', '0.1', '--start-retries', '1', '--', 'app.sh'], { env });
+  t.after(() => pool.cleanup());
+  await pool.waitReady();
+  const serving = newestGeneration(pool);
+  const broken = join(first, 'app.sh');
+  writeFileSync(broken, '#!/bin/sh\necho "first/app.sh: broken deployment" >&2; exit 9\n');
+  chmodSync(broken, 0o755);
+  await reload(pool, /reload failed/);
+  assert.match(pool.log(), /rolled back/);
+  const victim = serving[0] as number;
+  process.kill(victim, 'SIGKILL');
+  const replacement = await waitFor('a replacement in generation 1 ready', () => {
+    const pids = newestGeneration(pool).filter((pid) => pid !== victim && !serving.includes(pid));
+    return pids.length > 0 ? pids : undefined;
+  });
+  assert.deepEqual(replacement.length, 1);
+  assert.doesNotMatch(pool.log(), /generation 1\) exited before it was ready \(exit status 9\)/, 'the serving generation never ran the rejected program');
+  assert.match(readFileSync(`/proc/${replacement[0]}/cmdline`, 'latin1'), /fcgi-responder\.mjs/);
+  await assertServedBy(`127.0.0.1:${port}`, [...serving.filter(isAlive), ...replacement]);
+  const exit = await pool.stop();
+  assert.equal(exit.code, 0);
+  assert.deepEqual(pool.strays(), []);
+});
 
 test('reload requests during a reload are coalesced into one more, never lost', async (t) => {
   const port = await freePort();
