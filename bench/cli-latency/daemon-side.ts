@@ -1,15 +1,16 @@
 /**
  * The part of `status` that is not the CLI's start-up: the daemon's answer on the control socket, and
- * what the daemon does to build it — per worker, groupActivity() as src/runtime/status.ts calls it
- * (a scan of every /proc/PID/stat for the worker's process group, and /proc/PID/net/tcp{,6} when the
- * worker holds sockets besides the listener), timed here in the benchmark's own process on the same /proc;
+ * what the daemon does to build it — per worker, workerActivity() as src/runtime/status.ts calls it
+ * (the group's members through their children files, their descriptors and blocked calls; the
+ * connection tables only where the descriptors cannot tell), timed here in the benchmark's own process on the same /proc;
  * and the FastCGI request of `probe`, done in this process with the command's own code.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { runProbe } from '../../src/commands/probe.js';
 import { sendControl } from '../../src/control/client.js';
-import { allProcesses, groupActivity } from '../../src/os/proc.js';
+import { allProcesses } from '../../src/os/proc.js';
+import { workerActivity } from '../../src/os/worker-activity.js';
 
 export interface DaemonSide {
   /** `status` request → answer on the control socket, as the CLI sees it. */
@@ -19,7 +20,7 @@ export interface DaemonSide {
   readonly procScanMs: Summary;
   readonly tcpLines: number;
   readonly tcpReadMs: Summary;
-  /** groupActivity(worker, socket, { preferServing: true }) per worker, as status does it. */
+  /** workerActivity(worker, socket) per worker, as status does it. */
   readonly perWorkerMs: Summary;
   readonly workers: number;
   /** `probe 127.0.0.1:PORT /` done in this process (runProbe, the command's code): the request's round trip. */
@@ -86,7 +87,7 @@ export async function measureDaemonSide(controlPath: string, workers: readonly n
   const perWorker: number[] = [];
   if (inode !== undefined) {
     for (let i = 0; i < Math.max(1, Math.floor(rounds / 5)); i += 1) {
-      for (const pid of workers) perWorker.push(...timeIt(1, () => groupActivity(pid, inode)));
+      for (const pid of workers) perWorker.push(...timeIt(1, () => workerActivity(pid, { inode, port })));
     }
   }
   return {

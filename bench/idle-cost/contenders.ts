@@ -11,7 +11,8 @@ import { readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { listeningState, readStat } from '../../src/os/proc.js';
+import { readStat } from '../../src/os/proc.js';
+import { workerActivity } from '../../src/os/worker-activity.js';
 import { blockedIn, childrenOf } from './proc.js';
 
 export type Role = 'baseline' | 'supervisor' | 'diagnosis' | 'attribution';
@@ -140,7 +141,7 @@ export abstract class Contender {
       const workers = this.currentWorkers();
       if (workers.length !== this.spec.workers) return false;
       const inode = socketInodeAtFd0(workers[0] ?? 0);
-      return inode !== undefined && workers.every((pid) => listeningState(pid, inode) !== undefined);
+      return inode !== undefined && workers.every((pid) => workerActivity(pid, { inode })?.ready !== undefined);
     });
     this.readyAt = performance.now();
   }

@@ -2,10 +2,11 @@
  * What the respawn benchmark sees of a pool through /proc: the supervisor's children, which of them
  * sit in accept() on the pool's socket, and the moments a replacement is forked, exec'd and waiting.
  * Readiness is judged the way the product judges it (DESIGN.md "Worker readiness"): a thread blocked
- * in accept()/accept4() on the socket's inode, through listeningState() from src/os/proc.ts.
+ * in accept()/accept4() on the socket's inode, through workerActivity() from src/os/worker-activity.ts.
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { allProcesses, listeningState } from '../../src/os/proc.js';
+import { allProcesses } from '../../src/os/proc.js';
+import { workerActivity } from '../../src/os/worker-activity.js';
 
 export interface BriefStat {
   readonly pid: number;
@@ -95,7 +96,7 @@ export function socketInode(pid: number, fd: number): number | undefined {
 }
 
 export function isIdle(pid: number, inode: number): boolean {
-  return listeningState(pid, inode) === 'accept';
+  return workerActivity(pid, { inode })?.ready === 'accept';
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

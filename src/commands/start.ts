@@ -12,7 +12,7 @@ import { openLogs, type Logs } from '../log/setup.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
 import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
-import { canObserveSyscalls } from '../os/proc.js';
+import { canObserveSyscalls } from '../os/worker-activity.js';
 import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
 import { addressHolder } from '../os/address-holder.js';
 import type { Configuration, PoolConfig } from '../config/types.js';

@@ -6,7 +6,7 @@
 import type { Effect } from './effects.js';
 import { replaceSlot, type Generation } from './generation.js';
 import type { PoolPolicy } from './policy.js';
-import { label, FIRST_PROBE_MS } from './slot-events.js';
+import { forgive, label, FIRST_PROBE_MS } from './slot-events.js';
 import { moveSlot, type Slot } from './slot.js';
 
 /** Look every 5 ms for the first 50 ms (most workers are up by then), then back off to 100 ms. */
@@ -63,6 +63,7 @@ function run(generation: Generation, slot: Slot, context: ConvergeContext): Slot
     effects.push({ type: 'spawn', generation: generation.id, slot: slot.index });
     return moveSlot(slot, { state: 'spawning' });
   }
+  if (slot.state === 'ready') return forgive(generation, slot, context);
   if (slot.state !== 'starting') return slot;
   if (slot.deadline <= now) return startDeadlinePassed(generation, slot, context);
   if (slot.probeAt <= now && policy.procReadiness) {
@@ -78,12 +79,12 @@ function startDeadlinePassed(generation: Generation, slot: Slot & { state: 'star
   const { pid } = slot;
   if (!policy.procReadiness) {
     effects.push({ type: 'log', level: 'info', message: `${label(generation, slot, pid)} starting→ready (up for ${policy.startSecsMs} ms; /proc cannot tell here)`, fields: { pid } });
-    return moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, how: 'timer', failures: 0 });
+    return moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, readyAt: now, how: 'timer' });
   }
   if (!context.strictStart) {
     // Under load a busy worker is never seen waiting: alive this long, it serves.
     effects.push({ type: 'log', level: 'warn', message: `${label(generation, slot, pid)} never seen waiting on the socket in ${policy.startTimeoutMs} ms: counted as ready`, fields: { pid } });
-    return moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, how: 'timer', failures: 0 });
+    return moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, readyAt: now, how: 'timer' });
   }
   const why = `was not waiting on the socket after ${policy.startTimeoutMs} ms`;
   effects.push({ type: 'log', level: 'warn', message: `${label(generation, slot, pid)} ${why}: killing it`, fields: { pid } });

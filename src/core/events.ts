@@ -3,7 +3,7 @@
  * /proc probes, control requests) only turn what they saw into one of these and queue it;
  * reconcile() decides.
  */
-import type { Listening } from '../os/proc.js';
+import type { Listening } from '../os/worker-activity.js';
 import type { PoolPolicy } from './policy.js';
 
 export type SupervisorSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP' | 'SIGUSR1' | 'SIGTTIN' | 'SIGTTOU';

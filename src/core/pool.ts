@@ -12,7 +12,7 @@ import { replaceGeneration, type Lingering, type PoolState } from './pool-state.
 import { beginReload, finishReloads, requestReload, rollback, scale } from './reload.js';
 import { convergeGeneration, type Mode } from './converge.js';
 import { applyDrainStatus } from './drain.js';
-import { exited, failedStart, seenListening, spawned } from './slot-events.js';
+import { exited, failedStart, forgivenAt, seenListening, spawned } from './slot-events.js';
 import { hasProcess, type SlotWithProcess } from './slot.js';
 import { MAX_WORKERS, type PoolPolicy } from './policy.js';
 
@@ -49,6 +49,8 @@ export function nextDeadline(state: PoolState): number | undefined {
         consider(state.policy.procReadiness ? Math.min(slot.probeAt, slot.deadline) : slot.deadline);
       }
       if (slot.state === 'stopping' && !slot.killed) consider(slot.killAt);
+      const forgiven = modeOf(state, generation) === 'run' ? forgivenAt(slot, state.policy) : undefined;
+      if (forgiven !== undefined) consider(forgiven);
     }
     const waiting = generation.slots.some((slot) => slot.state === 'starting' || slot.state === 'ready');
     if (generation.phase === 'draining' && waiting && state.phase !== 'stopping') consider(Math.min(generation.probeAt, generation.drainDeadline));
@@ -112,8 +114,12 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
       const found = findPid(state, event.pid);
       if (!found) return state;
       let next = replaceGeneration(state, seenListening(found.generation, found.slot, event.how, now, effects));
-      if (event.how === 'epoll' && state.blocking && state.policy.blockingMode === 'auto') {
-        effects.push({ type: 'log', level: 'info', message: `worker ${event.pid} waits in epoll_wait (an event-loop worker): socket set to non-blocking` });
+      // A worker that waits for the socket to be readable before accept() expects EAGAIN when another
+      // took the connection: gunicorn's sync worker, left blocking, hung in accept() and was killed by
+      // its master's --timeout after every reload (measured).
+      if ((event.how === 'epoll' || event.how === 'poll') && state.blocking && state.policy.blockingMode === 'auto') {
+        const waits = event.how === 'epoll' ? 'epoll_wait (an event-loop worker)' : 'poll/select';
+        effects.push({ type: 'log', level: 'info', message: `worker ${event.pid} waits in ${waits}: socket set to non-blocking` });
         effects.push({ type: 'set-blocking', blocking: false });
         next = { ...next, blocking: false };
       }

@@ -1,7 +1,8 @@
 /**
  * What happens to one slot when its worker is spawned, is seen on the socket, or exits. The
- * generation's phase decides what an exit means: replaced at once (ready, serving), a failed start
- * with backoff (not yet ready), or simply gone (draining, failing, stopping).
+ * generation's phase decides what an exit means: replaced at once (ready, serving), a failure with
+ * backoff (not yet ready, or a crash within --start-secs of readiness), or simply gone (draining,
+ * failing, stopping).
  */
 import { backoffDelay } from './backoff.js';
 import { describeExit, type ExitStatus } from './events.js';
@@ -9,13 +10,14 @@ import type { Effect } from './effects.js';
 import type { Generation } from './generation.js';
 import { replaceSlot } from './generation.js';
 import type { PoolPolicy } from './policy.js';
-import { moveSlot, type Slot, type SlotWithProcess } from './slot.js';
-import type { Listening } from '../os/proc.js';
+import { moveSlot, type Slot, type SlotBase, type SlotWithProcess } from './slot.js';
+import type { Listening } from '../os/worker-activity.js';
 
 export const FIRST_PROBE_MS = 5;
 
 const READY_HOW: Readonly<Record<Listening, string>> = {
   accept: 'blocked in accept',
+  poll: 'in poll/select holding the socket',
   epoll: 'socket in its epoll set',
   serving: 'serving a connection',
 };
@@ -42,7 +44,31 @@ export function seenListening(generation: Generation, slot: SlotWithProcess, how
     message: `${label(generation, slot, slot.pid)} starting→ready (${READY_HOW[how]})`,
     fields: { pid: slot.pid, after_ms: Math.round(now - slot.startedAt) },
   });
-  return replaceSlot(generation, moveSlot(slot, { state: 'ready', pid: slot.pid, startedAt: slot.startedAt, how, failures: 0 }));
+  // Failures are not forgiven yet: a worker that crashes right after readiness keeps its count.
+  return replaceSlot(generation, moveSlot(slot, { state: 'ready', pid: slot.pid, startedAt: slot.startedAt, readyAt: now, how }));
+}
+
+/** When a ready worker's earlier failures are forgiven (a deadline only while there are some). */
+export function forgivenAt(slot: Slot, policy: PoolPolicy): number | undefined {
+  return slot.state === 'ready' && slot.failures > 0 ? slot.readyAt + policy.startSecsMs : undefined;
+}
+
+/** A worker ready for --start-secs is past the crashes that follow a bad start: its slot starts counting again. */
+export function forgive(generation: Generation, slot: Slot & { state: 'ready' }, context: { policy: PoolPolicy; now: number; effects: Effect[] }): Slot {
+  const at = forgivenAt(slot, context.policy);
+  if (at === undefined || at > context.now) return slot;
+  context.effects.push({
+    type: 'log',
+    level: 'info',
+    message: `${label(generation, slot, slot.pid)} ready for ${context.policy.startSecsMs} ms: ${slot.failures} earlier failure(s) forgiven`,
+    fields: { pid: slot.pid },
+  });
+  return { ...slot, failures: 0 };
+}
+
+/** A signal or a non-zero status; status 0 is a recycle (php-cgi after PHP_FCGI_MAX_REQUESTS). */
+function crashed(status: ExitStatus): boolean {
+  return status.signal !== null || status.code !== 0;
 }
 
 export interface FailedStart {
@@ -62,21 +88,46 @@ export function failedStart(
   effects: Effect[],
   pid?: number,
 ): FailedStart {
+  return countFailure(generation, slot, { status, why, kind: 'failed start', pid }, { retriesLimited, policy, now, effects });
+}
+
+interface Failure {
+  readonly status: ExitStatus;
+  readonly why: string;
+  /** How the log counts it. */
+  readonly kind: 'failed start' | 'early crash';
+  readonly pid?: number | undefined;
+  /** Counters changed by the exit itself (a ready worker replaced is a restart). */
+  readonly counters?: Partial<SlotBase>;
+}
+
+interface FailureContext {
+  readonly retriesLimited: boolean;
+  readonly policy: PoolPolicy;
+  readonly now: number;
+  readonly effects: Effect[];
+}
+
+/** One more failure of the slot: the same backoff (and, where limited, the same give-up) for every kind. */
+function countFailure(generation: Generation, slot: Slot, failure: Failure, context: FailureContext): FailedStart {
+  const { status, why, kind, pid } = failure;
+  const { policy, now, effects } = context;
   const failures = slot.failures + 1;
+  const next = { ...failure.counters, failures, lastExit: status };
   const fields = { pid, code: status.code, signal: status.signal, failures };
   if (generation.phase === 'draining' || generation.phase === 'failing') {
-    return { generation: replaceSlot(generation, moveSlot(slot, { state: 'empty', failures, lastExit: status })) };
+    return { generation: replaceSlot(generation, moveSlot(slot, { state: 'empty', ...next })) };
   }
-  if (retriesLimited && failures > policy.startRetries) {
-    effects.push({ type: 'log', level: 'error', message: `${label(generation, slot, pid)} ${why}: giving up after ${failures} failed starts`, fields });
+  if (context.retriesLimited && failures > policy.startRetries) {
+    effects.push({ type: 'log', level: 'error', message: `${label(generation, slot, pid)} ${why}: giving up after ${failures} failures`, fields });
     return {
-      generation: replaceSlot(generation, moveSlot(slot, { state: 'empty', failures, lastExit: status })),
+      generation: replaceSlot(generation, moveSlot(slot, { state: 'empty', ...next })),
       gaveUp: `slot ${slot.index} failed to start ${failures} times; last: ${why}`,
     };
   }
   const delay = backoffDelay(failures);
-  effects.push({ type: 'log', level: 'warn', message: `${label(generation, slot, pid)} ${why}: failed start ${failures}, retrying in ${delay} ms`, fields: { ...fields, backoff_ms: delay } });
-  return { generation: replaceSlot(generation, moveSlot(slot, { state: 'backoff', until: now + delay, failures, lastExit: status })) };
+  effects.push({ type: 'log', level: 'warn', message: `${label(generation, slot, pid)} ${why}: ${kind} ${failures}, retrying in ${delay} ms`, fields: { ...fields, backoff_ms: delay } });
+  return { generation: replaceSlot(generation, moveSlot(slot, { state: 'backoff', until: now + delay, ...next })) };
 }
 
 export function exited(
@@ -102,7 +153,14 @@ export function exited(
     effects.push({ type: 'log', level: 'info', message: `${label(generation, slot, pid)} ${slot.state}→exited (${describeExit(status)})`, fields });
     return { generation: replaceSlot(generation, moveSlot(slot, { state: 'empty', lastExit: status })) };
   }
-  // A ready worker ended (php-cgi recycling after PHP_FCGI_MAX_REQUESTS, a crash): replace it at once.
+  const readyMs = Math.round(now - slot.readyAt);
+  if (crashed(status) && readyMs < policy.startSecsMs) {
+    // Respawned at once, a worker that crashes right after readiness made 222 spawns in 6 s (-F 2).
+    const why = `ready→exited (${describeExit(status)}) ${readyMs} ms after it became ready`;
+    const counters = { restarts: slot.restarts + 1 };
+    return countFailure(generation, slot, { status, why, kind: 'early crash', pid, counters }, { retriesLimited, policy, now, effects });
+  }
+  // A ready worker ended (php-cgi recycling after PHP_FCGI_MAX_REQUESTS, a crash after --start-secs): replace it at once.
   effects.push({ type: 'log', level: 'warn', message: `${label(generation, slot, pid)} ready→exited (${describeExit(status)}): respawning`, fields });
   return { generation: replaceSlot(generation, moveSlot(slot, { state: 'empty', lastExit: status, restarts: slot.restarts + 1 })) };
 }

@@ -3,13 +3,16 @@
  * what the process in it is doing (or why there is none); nothing else records it.
  */
 import type { ExitStatus } from './events.js';
-import type { Listening } from '../os/proc.js';
+import type { Listening } from '../os/worker-activity.js';
 
-interface SlotBase {
+export interface SlotBase {
   readonly index: number;
   /** Processes that ended after they were ready (crash, recycle) and were replaced. */
   readonly restarts: number;
-  /** Consecutive exits before readiness; reset when a worker becomes ready. */
+  /**
+   * Consecutive failures: exits before readiness, and crashes (a signal, a non-zero status) within
+   * --start-secs of it; forgiven once a worker has been ready that long.
+   */
   readonly failures: number;
   readonly lastExit?: ExitStatus;
 }
@@ -29,7 +32,7 @@ export type SlotState =
       readonly probeEveryMs: number;
       readonly deadline: number;
     }
-  | { readonly state: 'ready'; readonly pid: number; readonly startedAt: number; readonly how: Listening | 'timer' }
+  | { readonly state: 'ready'; readonly pid: number; readonly startedAt: number; readonly readyAt: number; readonly how: Listening | 'timer' }
   | {
       readonly state: 'stopping';
       readonly pid: number;

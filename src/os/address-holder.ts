@@ -6,7 +6,8 @@
  */
 import { endianness } from 'node:os';
 import { basename } from 'node:path';
-import { numericEntries, readProcText, readStat, socketInodeOf } from './proc.js';
+import { socketDescriptors } from './connections.js';
+import { numericEntries, readProcText, readStat } from './proc.js';
 import { encodeSockaddr, formatAddress, tcpFamily, type ListenAddress } from './sockaddr.js';
 
 export interface AddressHolder {
@@ -93,12 +94,8 @@ function unixListeners(path: string): Listener[] {
 function holdersOf(inodes: ReadonlySet<number>): Map<number, number[]> {
   const holders = new Map<number, number[]>();
   for (const pid of numericEntries('/proc')) {
-    for (const fd of numericEntries(`/proc/${pid}/fd`)) {
-      const inode = socketInodeOf(pid, fd);
-      if (inode === undefined || !inodes.has(inode)) continue;
-      holders.set(inode, [...(holders.get(inode) ?? []), pid]);
-      break;
-    }
+    const inode = [...socketDescriptors(pid).values()].find((held) => inodes.has(held));
+    if (inode !== undefined) holders.set(inode, [...(holders.get(inode) ?? []), pid]);
   }
   return holders;
 }

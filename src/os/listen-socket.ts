@@ -9,7 +9,7 @@
  */
 import { fstatSync, lstatSync, unlinkSync, chmodSync, chownSync, renameSync } from 'node:fs';
 import * as libc from './libc.js';
-import type { SocketIdentity } from './proc.js';
+import type { SocketIdentity } from './connections.js';
 import { encodeSockaddr, decodePort, formatAddress, tcpFamily, type ListenAddress, type TcpAddress, type UnixAddress } from './sockaddr.js';
 
 export class SocketPathError extends Error {

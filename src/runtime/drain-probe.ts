@@ -3,7 +3,8 @@ import type { DrainObservation } from '../core/events.js';
 import type { Generation } from '../core/generation.js';
 import { hasProcess } from '../core/slot.js';
 import type { ListenSocket } from '../os/listen-socket.js';
-import { groupActivity } from '../os/proc.js';
+import { ConnectionLook } from '../os/connections.js';
+import { workerActivity } from '../os/worker-activity.js';
 
 /**
  * The queue is read before the workers: once it is empty after steering it stays empty, so a worker
@@ -15,9 +16,10 @@ export function observeDrain(generation: Generation, socket: ListenSocket): Drai
   const busy: number[] = [];
   const idle: number[] = [];
   const listening: number[] = [];
+  const look = new ConnectionLook(socket.identity);
   for (const slot of generation.slots.filter(hasProcess)) {
     if (slot.state === 'stopping') continue;
-    const activity = groupActivity(slot.pid, socket.inode);
+    const activity = workerActivity(slot.pid, socket.identity, look)?.activity;
     if (activity === 'idle') idle.push(slot.pid);
     else if (activity === 'listening') listening.push(slot.pid);
     else busy.push(slot.pid);

@@ -11,7 +11,7 @@ import type { Logger, LogFields } from '../log/logger.js';
 import type { PoolOutput } from '../log/setup.js';
 import type { ListenSocket } from '../os/listen-socket.js';
 import { PoolSockets } from '../os/pool-sockets.js';
-import { groupListeningState } from '../os/proc.js';
+import { workerActivity } from '../os/worker-activity.js';
 import { observeDrain } from './drain-probe.js';
 import { WorkerPool } from './worker-launcher.js';
 
@@ -79,7 +79,7 @@ export class PoolRuntime {
         return this.reapGroup(effect.pgid, effect.signal, effect.force === true);
       case 'probe': {
         const socket = this.sockets.get(effect.generation);
-        const how = socket ? groupListeningState(effect.pid, socket.identity) : undefined;
+        const how = socket ? workerActivity(effect.pid, socket.identity)?.ready : undefined;
         if (how) this.context.report({ type: 'listening', pid: effect.pid, how });
         return;
       }

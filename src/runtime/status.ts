@@ -5,8 +5,9 @@ import { hasProcess } from '../core/slot.js';
 import type { SupervisorState } from '../core/supervisor.js';
 import type { InstanceStatus, PoolStatus, WorkerStatus } from '../control/protocol.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
+import { ConnectionLook } from '../os/connections.js';
 import { formatAddress } from '../os/sockaddr.js';
-import { groupActivity } from '../os/proc.js';
+import { workerActivity } from '../os/worker-activity.js';
 import type { PoolRuntime } from './pool-runtime.js';
 
 /** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture we run on. */
@@ -43,9 +44,10 @@ function poolStatus(name: string, state: PoolState, pool: PoolRuntime, now: numb
   const workers: WorkerStatus[] = [];
   for (const generation of state.generations) {
     const socket = sockets.get(generation.id);
+    const look = socket ? new ConnectionLook(socket.identity) : undefined;
     for (const slot of generation.slots) {
       if (!hasProcess(slot)) continue;
-      const activity = socket ? groupActivity(slot.pid, socket.inode) : undefined;
+      const activity = socket ? workerActivity(slot.pid, socket.identity, look)?.activity : undefined;
       workers.push({
         pool: name,
         pid: slot.pid,

@@ -11,7 +11,7 @@ import { initialSupervisorState, nextSupervisorDeadline, reconcileSupervisor, ty
 import type { SupervisorEffect, SupervisorEvent } from '../core/supervisor-events.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { useSocketPortReader } from '../os/proc.js';
+import { useSocketPortReader } from '../os/connections.js';
 import { socketLocalPort } from '../os/libc.js';
 import { POOL_ACTS, type PoolRuntime, type PoolContext } from './pool-runtime.js';
 

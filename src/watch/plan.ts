@@ -169,8 +169,10 @@ function logFilesOf(configuration: Configuration): string[] {
 export async function buildPlan(configuration: Configuration): Promise<WatchPlan> {
   const builder = new PlanBuilder(logFilesOf(configuration));
   if (configuration.supervisor.watchConfig) {
-    for (const file of configuration.supervisor.sourceFiles) {
-      await builder.name(file, { owner: { kind: 'config' }, purpose: 'watch-config', entries: true });
+    // An include directory is watched too: a pool file added to it is a change, as an edit of one is.
+    const { sourceFiles, includeDirectories = [] } = configuration.supervisor;
+    for (const path of [...sourceFiles, ...includeDirectories]) {
+      await builder.name(path, { owner: { kind: 'config' }, purpose: 'watch-config', entries: true });
     }
   }
   for (const pool of configuration.pools) {

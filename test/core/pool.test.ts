@@ -5,20 +5,7 @@ import { initialPoolState, nextDeadline, reconcile, type PoolPolicy, type PoolSt
 import type { Effect } from '../../src/core/effects.js';
 import type { Event } from '../../src/core/events.js';
 import { backoffDelay } from '../../src/core/backoff.js';
-
-const POLICY: PoolPolicy = {
-  workers: 2,
-  startRetries: 2,
-  startSecsMs: 1000,
-  startTimeoutMs: 30_000,
-  procReadiness: true,
-  stopSignal: 'SIGTERM',
-  stopTimeoutMs: 10_000,
-  blockingMode: 'auto',
-  gracefulTimeoutMs: 30_000,
-  steerGraceMs: 1000,
-  unixSocket: false,
-};
+import { POLICY } from './tables.js';
 
 interface Run {
   state: PoolState;

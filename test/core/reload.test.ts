@@ -1,35 +1,14 @@
 /** core reloads as tables: steering, draining without signalling busy workers, rollback, coalescing, graceful stop. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reconcile, type PoolPolicy, type PoolState } from '../../src/core/pool.js';
+import type { PoolPolicy, PoolState } from '../../src/core/pool.js';
+import { feed, POLICY as BASE, running as runningPool, steered as steeredPool } from './tables.js';
 import { initialPoolState } from '../../src/core/pool-state.js';
 import type { Effect } from '../../src/core/effects.js';
 import type { Event } from '../../src/core/events.js';
 
-const POLICY: PoolPolicy = {
-  workers: 2,
-  startRetries: 1,
-  startSecsMs: 1000,
-  startTimeoutMs: 30_000,
-  procReadiness: true,
-  stopSignal: 'SIGTERM',
-  stopTimeoutMs: 10_000,
-  blockingMode: 'blocking',
-  gracefulTimeoutMs: 30_000,
-  steerGraceMs: 1000,
-  unixSocket: false,
-};
-
-function run(state: PoolState, events: ReadonlyArray<readonly [number, Event]>): { state: PoolState; effects: Effect[] } {
-  const effects: Effect[] = [];
-  let current = state;
-  for (const [now, event] of events) {
-    const result = reconcile(current, event, now);
-    current = result.state;
-    effects.push(...result.effects);
-  }
-  return { state: current, effects };
-}
+const POLICY: PoolPolicy = { ...BASE, startRetries: 1, blockingMode: 'blocking' };
+const run = feed;
 
 const acts = (effects: Effect[]): Effect[] => effects.filter((e) => e.type !== 'log');
 /** What was decided, without the probes that keep watching a draining generation. */
@@ -37,27 +16,10 @@ const decisions = (effects: Effect[]): Effect[] => acts(effects).filter((e) => e
 const exit = (pid: number): Event => ({ type: 'exit', pid, status: { code: 0, signal: null } });
 
 /** A running pool: generation 1 with workers 100 and 101. */
-function running(policy = POLICY): PoolState {
-  return run(initialPoolState(policy), [
-    [0, { type: 'start' }],
-    [0, { type: 'spawned', generation: 1, slot: 0, pid: 100 }],
-    [0, { type: 'spawned', generation: 1, slot: 1, pid: 101 }],
-    [5, { type: 'listening', pid: 100, how: 'accept' }],
-    [5, { type: 'listening', pid: 101, how: 'accept' }],
-  ]).state;
-}
+const running = (policy = POLICY): PoolState => runningPool(policy);
 
 /** Reloaded up to steering: generation 2 (200, 201) serving, generation 1 draining. */
-function steered(): { state: PoolState; effects: Effect[] } {
-  return run(running(), [
-    [100, { type: 'signal', signal: 'SIGHUP' }],
-    [101, { type: 'generation-opened', generation: 2 }],
-    [101, { type: 'spawned', generation: 2, slot: 0, pid: 200 }],
-    [101, { type: 'spawned', generation: 2, slot: 1, pid: 201 }],
-    [110, { type: 'listening', pid: 200, how: 'accept' }],
-    [110, { type: 'listening', pid: 201, how: 'accept' }],
-  ]);
-}
+const steered = (): { state: PoolState; effects: Effect[] } => steeredPool(POLICY);
 
 test('HUP opens a generation; its workers ready → steer to it, drain the old', () => {
   const { state, effects } = steered();

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { servingConnection } from '../../src/os/proc.js';
+import { servingConnection } from '../../src/os/connections.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';

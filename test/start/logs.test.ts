@@ -15,6 +15,8 @@ import { checkContiguousTail, retainedFiles, tally } from '../log/helpers.js';
 const ALLOW_ROOT = process.geteuid?.() === 0 ? ['--allow-root'] : [];
 const RESPONDER = join(FIXTURES, 'fcgi-responder.mjs');
 const CRASHER = join(FIXTURES, 'crasher.mjs');
+/** How a worker killed after readiness is replaced: after a backoff within --start-secs of it (an early crash), at once later. */
+const RESPAWNED = '(?: \\d+ ms after it became ready: early crash 1, retrying in 100 ms|: respawning)';
 const TEXT_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z worker=(\d+) pid=(\d+) (stdout|stderr): (.*)$/;
 
 /**
@@ -131,7 +133,8 @@ test('SIGUSR1 after an external rename: both logs go on in new files, nothing mo
   assert.match(before, /info: ready: 1 worker /);
   assert.doesNotMatch(before, /reopened|respawning/);
   assert.match(after, /info: log files reopened: /);
-  assert.match(after, new RegExp(`worker ${first} \\(slot 0, generation 1\\) ready→exited \\(killed by SIGKILL\\): respawning`));
+  // Killed within --start-secs of readiness it is an early crash (a short backoff), later it is respawned at once.
+  assert.match(after, new RegExp(`worker ${first} \\(slot 0, generation 1\\) ready→exited \\(killed by SIGKILL\\)${RESPAWNED}`));
   assert.match(after, new RegExp(`worker ${second} \\(slot 0, generation 1\\) spawned`));
   assert.match(after, /info: stopped: every worker exited, socket closed/);
 });
@@ -157,7 +160,7 @@ for (const format of ['text', 'json'] as const) {
       { message: new RegExp(`^worker ${first} \\(slot 0, generation 1\\) spawned$`), fields: { pid: first } },
       { message: new RegExp(`^worker ${first} \\(slot 0, generation 1\\) starting→ready`), fields: {} },
       { message: new RegExp(`^ready: 1 worker on 127\\.0\\.0\\.1:${port}$`), fields: {} },
-      { message: new RegExp(`^worker ${first} .* ready→exited \\(killed by SIGKILL\\): respawning$`), level: 'warn', fields: { signal: 'SIGKILL', code: null } },
+      { message: new RegExp(`^worker ${first} .* ready→exited \\(killed by SIGKILL\\)${RESPAWNED}$`), level: 'warn', fields: { signal: 'SIGKILL', code: null } },
       { message: new RegExp(`^worker ${second} \\(slot 0, generation 1\\) spawned$`), fields: { pid: second } },
       { message: /^SIGTERM: stopping every worker$/, fields: {} },
       { message: new RegExp(`^worker ${second} .* stopping→exited \\(exit status 0\\)$`), fields: { code: 0, signal: null } },
