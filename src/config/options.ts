@@ -72,7 +72,7 @@ export const OPTIONS = {
   'allow-remote': pool({ kind: kinds.boolean, default: false, help: 'bind to a non-loopback address without the warning that FastCGI has no authentication', field: 'allowRemote' }),
   'start-retries': pool({ kind: kinds.integer(0, 1000), default: 3, help: 'failed starts a worker may retry during start-up', field: 'startRetries' }),
   'start-timeout': pool({ kind: kinds.duration({ minMs: 1 }), default: 30 * SECOND, help: 'a worker not waiting on the socket by then failed to start', field: 'startTimeoutMs' }),
-  'start-secs': pool({ kind: kinds.duration(), default: 1 * SECOND, help: 'readiness fallback where /proc cannot tell: alive this long', field: 'startSecsMs' }),
+  'start-secs': pool({ kind: kinds.duration(), default: 1 * SECOND, help: 'readiness fallback where /proc cannot tell (alive this long), and the window in which a crash after readiness counts as an early crash', field: 'startSecsMs' }),
   'stop-signal': pool({ kind: kinds.signal, default: 'SIGTERM', defaultText: 'TERM', help: 'signal that asks a worker to stop', field: 'stopSignal' }),
   'stop-timeout': pool({ kind: kinds.duration(), default: 10 * SECOND, help: 'SIGKILL a worker group this long after the stop signal', field: 'stopTimeoutMs' }),
   'graceful-timeout': pool({ kind: kinds.duration(), default: 30 * SECOND, help: 'reload and graceful stop: how long busy workers may finish before they are stopped', field: 'gracefulTimeoutMs' }),
