@@ -49,15 +49,18 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 type OptionTable = typeof import('./config/options.js');
+type SpawnFcgiTable = typeof import('./config/spawn-fcgi.js');
+/** What start and config print need: the option table, and spawn-fcgi's options that they refuse with a hint. */
+type Tables = { readonly options: OptionTable; readonly spawnFcgi: SpawnFcgiTable };
 
 /**
  * The option table's flags (config/options.ts) on a command: `start` and `config print`. No defaults here:
  * config/ applies them, after files, so that only what was typed overrides a file. Without the table (a command
  * that does not use it: status, stop, … load nothing of it) the command gets none.
  */
-function addTableOptions(command: Command, table: OptionTable | undefined): Command {
-  if (table === undefined) return command;
-  const { OPTION_NAMES, flagsOf, option } = table;
+function addTableOptions(command: Command, tables: Tables | undefined): Command {
+  if (tables === undefined) return command;
+  const { OPTION_NAMES, flagsOf, option } = tables.options;
   for (const name of OPTION_NAMES) {
     const spec = option(name);
     const flags = flagsOf(name);
@@ -68,18 +71,27 @@ function addTableOptions(command: Command, table: OptionTable | undefined): Comm
     if (spec.hidden) added.hideHelp();
     command.addOption(added);
   }
+  // spawn-fcgi's flags that have no meaning here are caught (not in --help), to be refused with what to do instead.
+  for (const refused of tables.spawnFcgi.REFUSED_SPAWN_FCGI_OPTIONS) command.addOption(new Option(refused.catch).hideHelp());
   return command;
 }
 
+/** A spawn-fcgi flag fcgi-spawn does not take: a usage error (exit 2) that says the fcgi-spawn way. */
+function refuseSpawnFcgiFlags(command: Command, tables: Tables): void {
+  const given = tables.spawnFcgi.REFUSED_SPAWN_FCGI_OPTIONS.find((refused) => command.getOptionValue(tables.spawnFcgi.caughtAttribute(refused)) !== undefined);
+  if (given) throw new CliError(given.hint, 2);
+}
+
 /** The table's values commander collected from the command line, by attribute; defaults (--no-daemon's) left out. */
-function typedFlags(command: Command, table: OptionTable): Record<string, unknown> {
+function typedFlags(command: Command, tables: Tables): Record<string, unknown> {
+  refuseSpawnFcgiFlags(command, tables);
   const values = command.opts();
-  const typed = table.OPTION_NAMES.map(table.attributeOf).filter((key) => values[key] !== undefined && command.getOptionValueSource(key) === 'cli');
+  const typed = tables.options.OPTION_NAMES.map(tables.options.attributeOf).filter((key) => values[key] !== undefined && command.getOptionValueSource(key) === 'cli');
   return Object.fromEntries(typed.map((key) => [key, values[key]]));
 }
 
-function startCommand(run: (code: Promise<number>) => void, argv: readonly string[], table: OptionTable | undefined): Command {
-  const command = addTableOptions(oneLineErrors(new Command('start')), table)
+function startCommand(run: (code: Promise<number>) => void, argv: readonly string[], tables: Tables | undefined): Command {
+  const command = addTableOptions(oneLineErrors(new Command('start')), tables)
     .description('bind the socket and run N workers on it, respawning them when they die')
     .argument('[command...]', 'the worker program and its arguments (after --); in a config file: command')
     .option('--config <file>', 'read this config file (YAML, JSON, .js/.mjs/.cjs); default: FCGI_SPAWN_CONFIG, else .fcgi-spawnrc* or fcgi-spawn.config.* here')
@@ -88,11 +100,11 @@ function startCommand(run: (code: Promise<number>) => void, argv: readonly strin
   const startArguments = argv.slice(argv.indexOf('start') + 1);
   return command.action(async (words: string[], options: { config?: string }) => {
     const { runStart } = await import('./commands/start.js');
-    run(runStart(typedFlags(command, table as OptionTable), words, startArguments, options.config));
+    run(runStart(typedFlags(command, tables as Tables), words, startArguments, options.config));
   });
 }
 
-function configCommand(run: (code: Promise<number>) => void, table: OptionTable | undefined): Command {
+function configCommand(run: (code: Promise<number>) => void, tables: Tables | undefined): Command {
   const config = oneLineErrors(new Command('config')).description('check, convert and describe configuration files').enablePositionalOptions();
   const check = oneLineErrors(new Command('check'))
     .description('validate a configuration (programs, users, addresses) and print it as resolved; exit 0, or 2 with every error')
@@ -107,13 +119,13 @@ function configCommand(run: (code: Promise<number>) => void, table: OptionTable 
       const { runConfigSchema } = await import('./commands/config.js');
       run(runConfigSchema());
     });
-  const print = addTableOptions(oneLineErrors(new Command('print')), table)
+  const print = addTableOptions(oneLineErrors(new Command('print')), tables)
     .description("print the config file that means the same as start's options (the way from a flag line to a file)")
     .argument('[command...]', 'the worker program and its arguments (after --)')
     .passThroughOptions()
     .action(async (words: string[]) => {
       const { runConfigPrint } = await import('./commands/config.js');
-      run(runConfigPrint(typedFlags(print, table as OptionTable), words));
+      run(runConfigPrint(typedFlags(print, tables as Tables), words));
     });
   return config.addCommand(check).addCommand(schema).addCommand(print);
 }
@@ -238,10 +250,16 @@ async function request(selector: SelectorOptions, message: import('./control/pro
   return runControlRequest(selector, message, timeoutMs);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** spawn-fcgi's `-v` and `-?` as the first word: the version and the help, as spawn-fcgi's users type them. */
+const SPAWN_FCGI_WORDS: Readonly<Record<string, string>> = { '-v': '--version', '-?': '--help' };
+
+export async function main(given: readonly string[]): Promise<number> {
+  const argv = given[0] !== undefined && SPAWN_FCGI_WORDS[given[0]] !== undefined ? [SPAWN_FCGI_WORDS[given[0]] as string, ...given.slice(1)] : given;
   // The subcommand is the first word (the program's own options are only -h and -V). Only start and config
   // (and help for them) need the option table: scripts run status and stop many times a minute.
-  const table = ['start', 'config', 'help'].includes(argv[0] ?? '') ? await import('./config/options.js') : undefined;
+  const tables = ['start', 'config', 'help'].includes(argv[0] ?? '')
+    ? await Promise.all([import('./config/options.js'), import('./config/spawn-fcgi.js')]).then(([options, spawnFcgi]) => ({ options, spawnFcgi }))
+    : undefined;
   let pending: Promise<number> | undefined;
   const run = (code: Promise<number>): void => {
     pending = code;
@@ -250,8 +268,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('A FastCGI process supervisor: binds the socket, runs N workers on it, respawns them.')
     .version(VERSION, '-V, --version')
     .enablePositionalOptions()
-    .addCommand(startCommand(run, argv, table))
-    .addCommand(configCommand(run, table))
+    .addCommand(startCommand(run, argv, tables))
+    .addCommand(configCommand(run, tables))
     .addCommand(probeCommand(run));
   for (const command of controlCommands(run)) program.addCommand(command);
   try {

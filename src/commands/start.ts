@@ -14,7 +14,8 @@ import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
 import { removeAbandonedTemporaries } from '../os/socket-place.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/worker-activity.js';
-import { formatAddress } from '../os/sockaddr.js';
+import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
+import { addressHolder } from '../os/address-holder.js';
 import type { Configuration, PoolConfig } from '../config/types.js';
 import { serveInstance, type BoundPool } from '../runtime/serve.js';
 import { unixSocketOptions } from '../runtime/pool-runtime.js';
@@ -24,28 +25,41 @@ import { DAEMON_FLAG, detachFromLauncher, launchDaemon, reportToLauncher } from 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-function bindFailure(error: unknown, address: string): CliError {
+/**
+ * What to say about an address someone holds: the holder, when /proc can tell, and the status hint
+ * only when it is one of ours (a port held by nginx is not another instance).
+ */
+function heldBy(address: ListenAddress): string {
+  const selector = address.kind === 'unix' ? `-s ${address.path}` : `-p ${address.port}`;
+  const instanceHint = `is another instance running? see 'fcgi-spawn status ${selector}'`;
+  const holder = addressHolder(address);
+  if (!holder) return `; ${instanceHint}`;
+  const held = `${holder.bound} is held by ${holder.name} (pid ${holder.pid})`;
+  return holder.ours ? `; ${held}: ${instanceHint}` : `; ${held}`;
+}
+
+function bindFailure(error: unknown, address: ListenAddress): CliError {
+  const name = formatAddress(address);
   if (error instanceof SocketPathError) {
-    const hint = error.reason === 'in-use' ? `; is another instance running? see 'fcgi-spawn status -s ${error.path}'` : '';
-    return new CliError(`unable to bind ${address}: ${error.message}${hint}`, START_EXIT.cannotBind);
+    const hint = error.reason === 'in-use' ? heldBy(address) : '';
+    return new CliError(`unable to bind ${name}: ${error.message}${hint}`, START_EXIT.cannotBind);
   }
   if (error instanceof SyscallError) {
     const cause = `${error.code} (${error.description})`;
     if (error.code === 'EACCES' || error.code === 'EPERM') {
-      const hint = address.includes('/') ? '; check the permissions of its directory' : '; ports below 1024 need root or CAP_NET_BIND_SERVICE';
-      return new CliError(`unable to ${error.syscall} ${address}: ${cause}${hint}`, START_EXIT.permissionDenied);
+      const hint = address.kind === 'unix' ? '; check the permissions of its directory' : '; ports below 1024 need root or CAP_NET_BIND_SERVICE';
+      return new CliError(`unable to ${error.syscall} ${name}: ${cause}${hint}`, START_EXIT.permissionDenied);
     }
-    const hint = error.code === 'EADDRINUSE' ? `; is another instance running? see 'fcgi-spawn status'` : '';
-    return new CliError(`unable to ${error.syscall} ${address}: ${cause}${hint}`, START_EXIT.cannotBind);
+    const hint = error.code === 'EADDRINUSE' ? heldBy(address) : '';
+    return new CliError(`unable to ${error.syscall} ${name}: ${cause}${hint}`, START_EXIT.cannotBind);
   }
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EPERM' || code === 'EACCES') return new CliError(`unable to set up ${address}: ${describeError(error)}`, START_EXIT.permissionDenied);
-  return new CliError(`unable to bind ${address}: ${describeError(error)}`, START_EXIT.cannotBind);
+  if (code === 'EPERM' || code === 'EACCES') return new CliError(`unable to set up ${name}: ${describeError(error)}`, START_EXIT.permissionDenied);
+  return new CliError(`unable to bind ${name}: ${describeError(error)}`, START_EXIT.cannotBind);
 }
 
 /** Binds a pool's socket, or throws a CliError with the exit code of the problem. */
 export function bindPool(config: PoolConfig): ListenSocket {
-  const name = formatAddress(config.address);
   try {
     if (config.address.kind === 'unix') {
       removeAbandonedTemporaries(config.address.path);
@@ -53,7 +67,7 @@ export function bindPool(config: PoolConfig): ListenSocket {
     }
     return ListenSocket.openTcp(config.address, { backlog: config.backlog });
   } catch (error) {
-    throw bindFailure(error, name);
+    throw bindFailure(error, config.address);
   }
 }
 
@@ -100,20 +114,22 @@ function refusedLogFailure(error: unknown, euid: number): unknown {
   return new CliError(`${error.message}; as uid ${euid} logs are written only where no other user can swap files (README: Security)`, START_EXIT.permissionDenied);
 }
 
-/** Binds every pool, or releases what was bound and throws the first failure. */
+/** Binds every pool, or releases what was bound and throws the first failure (naming its pool, when it has a name). */
 function bindPools(pools: readonly PoolConfig[]): BoundPool[] {
   const bound: BoundPool[] = [];
-  try {
-    for (const config of pools) {
+  for (const config of pools) {
+    try {
       const socket = bindPool(config);
       bound.push({ config, socket });
       socket.setBlocking(config.blocking !== 'nonblocking');
+    } catch (error) {
+      for (const pool of bound) pool.socket.close();
+      // As a reload's 'pool NAME not added: …' says which pool.
+      if (error instanceof CliError && config.name !== 'default') throw new CliError(`pool ${config.name}: ${error.message}`, error.exitCode);
+      throw error;
     }
-    return bound;
-  } catch (error) {
-    for (const pool of bound) pool.socket.close();
-    throw error;
   }
+  return bound;
 }
 
 /** The foreground instance, or the daemon's: claim the name, bind every pool, serve until stopped. */

@@ -58,6 +58,7 @@ export const OPTIONS = {
   workers: pool({ kind: kinds.integer(1, 4096), short: 'F', default: 1, spawnFcgi: true, help: 'number of worker processes', field: 'workers' }),
   'php-children': pool({ kind: kinds.integer(0, 10_000), short: 'C', defaultText: 'unset', spawnFcgi: true, help: 'set PHP_FCGI_CHILDREN for each worker' }),
   command: pool({ kind: kinds.argv, flags: false, help: 'the worker program and its arguments: after `--` on the command line, a list in a file' }),
+  program: pool({ kind: kinds.text('program', 'one program, by name or path (its arguments go after --)'), short: 'f', file: false, spawnFcgi: true, help: "the worker program when none follows -- (spawn-fcgi's -f), run directly, never through a shell" }),
   chdir: pool({ kind: kinds.path('dir'), short: 'd', defaultText: 'the working directory', spawnFcgi: true, help: 'working directory of the workers (its real path, resolved at every load)' }),
   user: pool({ kind: kinds.text('user'), short: 'u', spawnFcgi: true, help: "run workers as this user, with its supplementary groups and its HOME, USER, LOGNAME and SHELL (root only)" }),
   group: pool({ kind: kinds.text('group'), short: 'g', defaultText: "the user's group", spawnFcgi: true, help: 'run workers with this primary group (root only)' }),
