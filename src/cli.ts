@@ -35,7 +35,7 @@ Exit codes:
   2  usage error (bad address)
   3  connection refused, or no socket at the path
   4  timeout
-  5  protocol error (not FastCGI, or closed before the end of the request)`;
+  5  protocol error (not the protocol spoken, or closed before the end of the response)`;
 
 /** Usage errors as one line, `fcgi-spawn: …`, ending in exit code 2 (set on every command: addCommand copies nothing). */
 function oneLineErrors(command: Command): Command {
@@ -70,13 +70,14 @@ function startCommand(run: (code: Promise<number>) => void, argv: readonly strin
 
 function probeCommand(run: (code: Promise<number>) => void): Command {
   return oneLineErrors(new Command('probe'))
-    .description('send one FastCGI GET request and report the answer (a health check)')
+    .description('send one GET request in FastCGI, HTTP or SCGI and report the answer (a health check)')
     .argument('<address>', 'HOST:PORT, [IPV6]:PORT or a Unix socket path')
-    .argument('[path]', 'request path with optional ?query; used as SCRIPT_FILENAME too', '/')
+    .argument('[path]', 'request path with optional ?query; FastCGI: used as SCRIPT_FILENAME too', '/')
     .option('-t, --timeout <secs>', 'give up after this many seconds', '5')
-    .option('--param <KEY=VALUE>', 'extra FastCGI parameter (repeatable)', collect)
+    .addOption(new Option('--protocol <name>', "what the pool speaks (default: its record's, else fastcgi)").choices(['fastcgi', 'http', 'scgi']))
+    .option('--param <KEY=VALUE>', 'extra FastCGI or SCGI parameter (repeatable)', collect)
     .addHelpText('after', PROBE_HELP)
-    .action(async (address: string, path: string, options: { timeout: string; param?: string[] }) => {
+    .action(async (address: string, path: string, options: { timeout: string; param?: string[]; protocol?: 'fastcgi' | 'http' | 'scgi' }) => {
       const { runProbeCommand } = await import('./commands/probe-command.js');
       run(runProbeCommand(address, path, options));
     });
