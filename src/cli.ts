@@ -12,7 +12,6 @@ const { Argument, Command, CommanderError, Option } = require('commander') as ty
 type Command = CommandType;
 const VERSION = (require('../../package.json') as { version: string }).version;
 import { CliError } from './errors.js';
-import { START_OPTIONS } from './config/start-options.js';
 import { addSelectorOptions } from './commands/selector-options.js';
 
 const START_HELP = `
@@ -48,24 +47,74 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function startCommand(run: (code: Promise<number>) => void, argv: readonly string[]): Command {
-  const command = oneLineErrors(new Command('start'))
+type OptionTable = typeof import('./config/options.js');
+
+/**
+ * The option table's flags (config/options.ts) on a command: `start` and `config print`. No defaults here:
+ * config/ applies them, after files, so that only what was typed overrides a file. Without the table (a command
+ * that does not use it: status, stop, … load nothing of it) the command gets none.
+ */
+function addTableOptions(command: Command, table: OptionTable | undefined): Command {
+  if (table === undefined) return command;
+  const { OPTION_NAMES, flagsOf, option } = table;
+  for (const name of OPTION_NAMES) {
+    const spec = option(name);
+    const flags = flagsOf(name);
+    if (flags === undefined) continue;
+    const fallback = spec.defaultText ?? (spec.default !== undefined && typeof spec.default !== 'object' && spec.kind.type !== 'boolean' ? String(spec.default) : undefined);
+    const added = new Option(flags, spec.help + (spec.kind.repeatable ? ' (repeatable)' : '') + (fallback ? ` (default: ${fallback})` : ''));
+    if (spec.kind.repeatable) added.argParser(collect);
+    if (spec.hidden) added.hideHelp();
+    command.addOption(added);
+  }
+  return command;
+}
+
+/** The table's values commander collected from the command line, by attribute; defaults (--no-daemon's) left out. */
+function typedFlags(command: Command, table: OptionTable): Record<string, unknown> {
+  const values = command.opts();
+  const typed = table.OPTION_NAMES.map(table.attributeOf).filter((key) => values[key] !== undefined && command.getOptionValueSource(key) === 'cli');
+  return Object.fromEntries(typed.map((key) => [key, values[key]]));
+}
+
+function startCommand(run: (code: Promise<number>) => void, argv: readonly string[], table: OptionTable | undefined): Command {
+  const command = addTableOptions(oneLineErrors(new Command('start')), table)
     .description('bind the socket and run N workers on it, respawning them when they die')
-    .argument('<command...>', 'the worker program and its arguments (after --)')
+    .argument('[command...]', 'the worker program and its arguments (after --); in a config file: command')
+    .option('--config <file>', 'read this config file (YAML, JSON, .js/.mjs/.cjs); default: FCGI_SPAWN_CONFIG, else .fcgi-spawnrc* or fcgi-spawn.config.* here')
     .passThroughOptions()
     .addHelpText('after', START_HELP);
-  for (const spec of START_OPTIONS) {
-    const option = new Option(spec.flags, spec.description + (spec.defaultText ? ` (default: ${spec.defaultText})` : ''));
-    if (spec.repeatable) option.argParser(collect);
-    command.addOption(option);
-  }
-  // Internal: this process is the daemon a launching `start` waits for.
-  command.addOption(new Option('--daemonized').hideHelp());
   const startArguments = argv.slice(argv.indexOf('start') + 1);
-  return command.action(async (words: string[], options: Record<string, unknown>) => {
+  return command.action(async (words: string[], options: { config?: string }) => {
     const { runStart } = await import('./commands/start.js');
-    run(runStart(options, words, startArguments));
+    run(runStart(typedFlags(command, table as OptionTable), words, startArguments, options.config));
   });
+}
+
+function configCommand(run: (code: Promise<number>) => void, table: OptionTable | undefined): Command {
+  const config = oneLineErrors(new Command('config')).description('check, convert and describe configuration files').enablePositionalOptions();
+  const check = oneLineErrors(new Command('check'))
+    .description('validate a configuration (programs, users, addresses) and print it as resolved; exit 0, or 2 with every error')
+    .option('--config <file>', 'the config file (default: FCGI_SPAWN_CONFIG, else the one found here)')
+    .action(async (options: { config?: string }) => {
+      const { runConfigCheck } = await import('./commands/config.js');
+      run(runConfigCheck(options.config));
+    });
+  const schema = oneLineErrors(new Command('schema'))
+    .description("print the JSON Schema of config files (also shipped as the package's schema.json)")
+    .action(async () => {
+      const { runConfigSchema } = await import('./commands/config.js');
+      run(runConfigSchema());
+    });
+  const print = addTableOptions(oneLineErrors(new Command('print')), table)
+    .description("print the config file that means the same as start's options (the way from a flag line to a file)")
+    .argument('[command...]', 'the worker program and its arguments (after --)')
+    .passThroughOptions()
+    .action(async (words: string[]) => {
+      const { runConfigPrint } = await import('./commands/config.js');
+      run(runConfigPrint(typedFlags(print, table as OptionTable), words));
+    });
+  return config.addCommand(check).addCommand(schema).addCommand(print);
 }
 
 function probeCommand(run: (code: Promise<number>) => void): Command {
@@ -190,6 +239,10 @@ async function request(selector: SelectorOptions, message: import('./control/pro
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // The subcommand is the first word (the program's own options are only -h and -V). Only start and config
+  // (and help for them), and completion (which lists start's flags) need the option table: scripts run status
+  // and stop many times a minute.
+  const table = ['start', 'config', 'help', 'completion'].includes(argv[0] ?? '') ? await import('./config/options.js') : undefined;
   let pending: Promise<number> | undefined;
   const run = (code: Promise<number>): void => {
     pending = code;
@@ -198,7 +251,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('A FastCGI process supervisor: binds the socket, runs N workers on it, respawns them.')
     .version(VERSION, '-V, --version')
     .enablePositionalOptions()
-    .addCommand(startCommand(run, argv))
+    .addCommand(startCommand(run, argv, table))
+    .addCommand(configCommand(run, table))
     .addCommand(probeCommand(run));
   for (const command of controlCommands(run)) program.addCommand(command);
   program.addCommand(oneLineErrors(new Command('completion')).description('print the bash or zsh completion script').addArgument(new Argument('<shell>').choices(['bash', 'zsh']))

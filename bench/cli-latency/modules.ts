@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { TimedCommand } from './hyperfine.js';
 
 /** Must not load on status/stop/reload/probe (DESIGN.md "CLI start-up"). */
-export const HEAVY = ['winston', 'koffi', 'execa', 'chokidar', 'cosmiconfig', 'ajv', 'zod'] as const;
+export const HEAVY = ['winston', 'koffi', 'execa', 'chokidar', 'cosmiconfig', 'yaml', 'ajv', 'zod'] as const;
 
 export interface LoadedModules {
   readonly key: string;

@@ -40,11 +40,11 @@ export function parseWrkRun(output: string, url: string, seconds: number, connec
   };
 }
 
-/** One wrk run, 1 thread; killed if it outlives its duration by 20 s. */
-export function wrk(program: string, url: string, seconds: number, connections: number): Promise<WrkRun> {
+/** One wrk run, 1 thread; killed if it outlives its duration by 20 s. `script`: a Lua file (e.g. paths in turn). */
+export function wrk(program: string, url: string, seconds: number, connections: number, script?: string): Promise<WrkRun> {
   if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`wrk: refusing a target that is not 127.0.0.1: ${url}`);
   return new Promise((resolve, reject) => {
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '--latency', url];
+    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '--latency', ...(script ? ['-s', script] : []), url];
     const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));

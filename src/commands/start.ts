@@ -2,8 +2,12 @@
  * `fcgi-spawn start`: parse, cross-check, bind, spawn, supervise — in the order things happen.
  * Start-up fails fast with the exit code of the problem; once running, the supervisor keeps serving.
  */
-import { buildStartConfig, type RawStartOptions, type StartConfig } from '../config/start-config.js';
+import type { Flags } from '../config/flags.js';
+import { remoteWarnings } from '../config/listen.js';
+import { loadConfiguration } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
+import { configFailure } from './config-error.js';
 import { openLogs, type Logs } from '../log/setup.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
 import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
@@ -51,50 +55,6 @@ export function bindPool(config: PoolConfig): ListenSocket {
   } catch (error) {
     throw bindFailure(error, name);
   }
-}
-
-/**
- * Temporary: `start`'s flags as one pool named `default` (until the option schema builds a
- * Configuration itself, config files included).
- */
-export function configurationFromStartConfig(config: StartConfig): Configuration {
-  const { address, backlog, socketMode, socketUid, socketGid, workers, program, programPath, args, env, cwd, identity, umask, fd, blocking } = config;
-  const pool: PoolConfig = {
-    name: 'default',
-    address, backlog, socketMode, workers, program, programPath, args, env, cwd, fd, blocking,
-    ...(socketUid !== undefined ? { socketUid } : {}),
-    ...(socketGid !== undefined ? { socketGid } : {}),
-    ...(identity !== undefined ? { identity } : {}),
-    ...(umask !== undefined ? { umask } : {}),
-    startRetries: config.startRetries,
-    startTimeoutMs: config.startTimeoutMs,
-    startSecsMs: config.startSecsMs,
-    stopSignal: config.stopSignal,
-    stopTimeoutMs: config.stopTimeoutMs,
-    gracefulTimeoutMs: config.gracefulTimeoutMs,
-    steerGraceMs: config.steerGraceMs,
-    ...(config.workerLog !== undefined ? { workerLog: config.workerLog } : {}),
-    ...(config.workerLogFormat !== undefined ? { workerLogFormat: config.workerLogFormat } : {}),
-    watch: [],
-    watchIgnore: [],
-    watchDebounceMs: 500,
-  };
-  return {
-    supervisor: {
-      name: config.name,
-      daemon: config.daemon,
-      daemonized: config.daemonized,
-      ...(config.extraPidfile !== undefined ? { extraPidfile: config.extraPidfile } : {}),
-      logLevel: config.logLevel,
-      ...(config.logFile !== undefined ? { logFile: config.logFile } : {}),
-      logFormat: config.logFormat,
-      ...(config.logMaxSize !== undefined ? { logMaxSize: config.logMaxSize } : {}),
-      ...(config.logMaxFiles !== undefined ? { logMaxFiles: config.logMaxFiles } : {}),
-      watchConfig: false,
-      sourceFiles: [],
-    },
-    pools: [pool],
-  };
 }
 
 /** Where a daemon logs when no --log-file/--worker-log is given. */
@@ -157,6 +117,7 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
   closeInheritedOnExec();
   // Logs first: a log directory that is missing or read-only fails start-up (exit 2) before anything is bound.
   const logs = await openInstanceLogs(configuration, euid);
+  for (const warning of remoteWarnings(configuration)) logs.logger.log('warn', warning);
   try {
     const first = configuration.pools[0] as PoolConfig;
     const claimed = await claimInstance({ name: supervisor.name, env: process.env, euid, stopSignal: first.stopSignal, stopTimeoutMs: first.stopTimeoutMs, logger: logs.logger });
@@ -200,23 +161,34 @@ function recordedArguments(argv: readonly string[]): string[] {
   return argv.filter((arg) => arg !== DAEMON_FLAG);
 }
 
-export async function runStart(raw: RawStartOptions, command: readonly string[], argv: readonly string[] = []): Promise<number> {
+/** `flags`: what commander collected for the option table (given ones only); `configPath`: --config. */
+export async function runStart(flags: Flags, command: readonly string[], argv: readonly string[] = [], configPath?: string): Promise<number> {
   const context = { cwd: process.cwd(), env: process.env, euid: process.geteuid?.() ?? -1 };
-  const config = buildStartConfig(raw, command, context);
-  const configuration = configurationFromStartConfig(config);
-  // A reload reads the configuration again as this start did (the daemon itself runs in /).
-  const reload = async (): Promise<Configuration> => configurationFromStartConfig(buildStartConfig(raw, command, context));
+  const inputs = { flags, command, ...(configPath !== undefined ? { configPath } : {}), ...context };
+  // A reload reads the configuration again with the same inputs (the daemon itself runs in /): files, includes,
+  // users, programs and chdir's real path as they are then. Its ConfigError is the reload's failure.
+  const reload = (): Promise<Configuration> => loadConfiguration(inputs);
+  let configuration: Configuration;
+  try {
+    configuration = await reload();
+  } catch (error) {
+    throw error instanceof ConfigError ? configFailure(error) : error;
+  }
+  const { supervisor } = configuration;
+  const first = configuration.pools[0] as PoolConfig;
   const launch = { argv: recordedArguments(argv), cwd: context.cwd };
-  if (config.daemonized) {
+  if (supervisor.daemonized) {
     try {
-      return await runInstance(configuration, reload, launch, () => reportToLauncher({ ok: true, pid: process.pid, name: config.name, address: formatAddress(config.address) }));
+      return await runInstance(configuration, reload, launch, () => reportToLauncher({ ok: true, pid: process.pid, name: supervisor.name, address: formatAddress(first.address) }));
     } catch (error) {
       const code = error instanceof CliError ? error.exitCode : START_EXIT.runtimeFailure;
       reportToLauncher({ ok: false, code, message: describeError(error) });
       throw error;
     }
   }
-  if (!config.daemon) return runInstance(configuration, reload, launch, () => undefined);
+  if (!supervisor.daemon) return runInstance(configuration, reload, launch, () => undefined);
+  // The daemon logs them to its file; the person who started it sees them here.
+  for (const warning of remoteWarnings(configuration)) process.stderr.write(`fcgi-spawn: warning: ${warning}\n`);
   // Checked above in this process, so a usage error never starts a daemon; the daemon checks again.
   const handshake = await launchDaemon(process.argv[1] as string, recordedArguments(argv));
   if (!handshake.ok) throw new CliError(handshake.message, handshake.code);

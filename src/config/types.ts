@@ -5,9 +5,7 @@
  * started with, so a respawn after a rolled-back reload runs what that generation ran.
  */
 import type { BlockingMode } from '../core/policy.js';
-import type { LogLevel } from '../log/logger.js';
-import type { SupervisorLogFormat } from '../log/supervisor-log.js';
-import type { WorkerLogFormat } from '../log/worker-line-format.js';
+import type { LogLevel, SupervisorLogFormat, WorkerLogFormat } from './log-values.js';
 import type { ListenAddress } from '../os/sockaddr.js';
 
 /** Where worker output goes: captured into a file, inherited (ours), or /dev/null. */
@@ -61,6 +59,9 @@ export interface PoolConfig {
   readonly watchDebounceMs: number;
   /** uWSGI's touch-reload: a change of this file reloads the pool. */
   readonly touchReload?: string;
+  /** Bound to a non-loopback address knowingly: no warning that FastCGI has no authentication (remoteWarnings).
+   *  Always set by config/; optional so that hand-built configurations (tests) need not say it. */
+  readonly allowRemote?: boolean;
 }
 
 /** The supervisor: its name, its own log, how it runs. */
@@ -84,6 +85,8 @@ export interface SupervisorConfig {
   readonly configFile?: string;
   /** Every file read to build this configuration (the config file and its includes): what watch-config watches. */
   readonly sourceFiles: readonly string[];
+  /** The `include` directories: a file added to one is a change too (always set by config/; undefined: none). */
+  readonly includeDirectories?: readonly string[];
 }
 
 export interface Configuration {

@@ -15,10 +15,12 @@ export type SupervisorEvent =
   | { readonly type: 'start' }
   | { readonly type: 'signal'; readonly signal: SupervisorSignal }
   | { readonly type: 'stop'; readonly graceful: boolean }
-  /** Re-read the configuration and give every pool (or one) a new generation. */
-  | { readonly type: 'reload'; readonly pool?: string; readonly requestId?: number }
+  /** Re-read the configuration and give every pool (or one) a new generation; cause: what asked (a watched path). */
+  | { readonly type: 'reload'; readonly pool?: string; readonly requestId?: number; readonly cause?: string }
   /** Re-read the configuration and apply only the difference. */
-  | { readonly type: 'update'; readonly requestId?: number }
+  | { readonly type: 'update'; readonly requestId?: number; readonly cause?: string }
+  /** Something to tell that only the log should hear (a path that cannot be watched). */
+  | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'scale'; readonly workers: number; readonly pool?: string; readonly requestId?: number }
   | { readonly type: 'config-loaded'; readonly configuration: Configuration }
   | { readonly type: 'config-failed'; readonly reason: string }

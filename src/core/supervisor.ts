@@ -45,9 +45,14 @@ function apply(state: SupervisorState, event: SupervisorEvent, now: number, effe
       return stopAll(state, { type: 'stop', graceful: event.graceful }, now, effects);
     case 'reload':
       if (event.pool !== undefined && !activePool(state, event.pool)) return refuse(state, event.requestId, `no pool named '${event.pool}'`, effects);
+      if (event.cause !== undefined) effects.push({ type: 'log', level: 'info', message: `${event.cause}: reloading pool ${event.pool ?? 'every pool'}` });
       return requestLoad(state, { kind: 'reload', ...(event.pool !== undefined ? { pool: event.pool } : {}), requestIds: ids(event.requestId) }, effects);
     case 'update':
+      if (event.cause !== undefined) effects.push({ type: 'log', level: 'info', message: `${event.cause}: updating` });
       return requestLoad(state, { kind: 'update', requestIds: ids(event.requestId) }, effects);
+    case 'warning':
+      effects.push({ type: 'log', level: 'warn', message: event.message });
+      return state;
     case 'scale':
       return scalePool(state, event.workers, event.pool, event.requestId, now, effects);
     case 'config-loaded':

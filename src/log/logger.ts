@@ -3,9 +3,9 @@
  * (winston into a rotating file or stderr: supervisor-log.ts, assembled by setup.ts) can change without
  * touching the supervisor.
  */
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+import type { LogLevel } from '../config/log-values.js';
 
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+export { LOG_LEVELS, type LogLevel } from '../config/log-values.js';
 
 /** Structured facts that go with a message (pid, slot, exit code, …). */
 export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;

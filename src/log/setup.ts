@@ -1,5 +1,5 @@
 /**
- * The logs of one supervisor, built from its StartConfig: the supervisor's own log (supervisor-log.ts) and the
+ * The logs of one supervisor, built from its SupervisorConfig and pools: the supervisor's own log (supervisor-log.ts) and the
  * one sink every worker's output goes to. The foreground `start` and the daemon both build them here; they differ
  * only in defaults (OpenLogsOptions).
  *

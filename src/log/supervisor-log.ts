@@ -14,13 +14,14 @@
  */
 import type { Writable } from 'node:stream';
 import winston from 'winston';
+import type { SupervisorLogFormat } from '../config/log-values.js';
 import { formatFields, type LogFields, type LogLevel, type Logger } from './logger.js';
 import { openRotatingFile } from './rotating-file.js';
 import { describeErrno, type LineSink, type SinkRecovery } from './sink.js';
 import { StreamSink } from './stream-sink.js';
 import { SinkTransport } from './winston-transport.js';
 
-export type SupervisorLogFormat = 'text' | 'json';
+export type { SupervisorLogFormat };
 
 export interface SupervisorLogFile {
   readonly path: string;

@@ -10,8 +10,9 @@
  */
 import type { LineEnd, LineHandler } from './line-splitter.js';
 
-export type WorkerLogFormat = 'text' | 'json' | 'raw';
-export const WORKER_LOG_FORMATS: readonly WorkerLogFormat[] = ['text', 'json', 'raw'];
+import type { WorkerLogFormat } from '../config/log-values.js';
+
+export { WORKER_LOG_FORMATS, type WorkerLogFormat } from '../config/log-values.js';
 export type WorkerStreamName = 'stdout' | 'stderr';
 
 export interface LineOrigin {

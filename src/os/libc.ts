@@ -151,6 +151,9 @@ export interface PasswdEntry {
   readonly name: string;
   readonly uid: number;
   readonly gid: number;
+  /** pw_dir and pw_shell: a worker run as this user gets them as HOME and SHELL. */
+  readonly home: string;
+  readonly shell: string;
 }
 
 export interface GroupEntry {
@@ -162,8 +165,8 @@ export interface GroupEntry {
 export function lookupUser(nameOrUid: string | number): PasswdEntry | undefined {
   const pointer = typeof nameOrUid === 'number' ? users.getpwuid(nameOrUid) : users.getpwnam(nameOrUid);
   if (!pointer) return undefined;
-  const entry = koffi.decode(pointer, Passwd) as { pw_name: string; pw_uid: number; pw_gid: number };
-  return { name: entry.pw_name, uid: entry.pw_uid, gid: entry.pw_gid };
+  const entry = koffi.decode(pointer, Passwd) as { pw_name: string; pw_uid: number; pw_gid: number; pw_dir: string | null; pw_shell: string | null };
+  return { name: entry.pw_name, uid: entry.pw_uid, gid: entry.pw_gid, home: entry.pw_dir ?? '', shell: entry.pw_shell ?? '' };
 }
 
 export function lookupGroup(nameOrGid: string | number): GroupEntry | undefined {

@@ -19,6 +19,7 @@ import { Supervisor, type SupervisorExit } from './supervisor.js';
 import { PoolRuntime, type PoolContext } from './pool-runtime.js';
 import { wireSignals } from './signals.js';
 import { instanceStatus } from './status.js';
+import { WatchFollower } from './watch-follower.js';
 
 /** After the workers exited, how long to wait for their pipes to end before their last lines are read. */
 const OUTPUT_END_MS = 1000;
@@ -143,6 +144,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     onPoolReleased: (pool) => void pool.output.release(),
     onConfigurationLoaded: (loaded) => {
       configuration = loaded;
+      void watch.follow(loaded);
     },
     onDispatched: (state, effects) => {
       instance.setWorkers(workerPids(state));
@@ -178,6 +180,8 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
         return { ok: true, message: 'reopening log files' };
     }
   };
+  const watch = new WatchFollower((event) => supervisor.enqueue(event));
+  await watch.follow(configuration);
   const control = await startControlServer(claimed.paths.control, handle);
   const unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
   logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
@@ -190,6 +194,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     return { exit, ...(said ? { lastStderrLine: said } : {}) };
   } finally {
     unwire();
+    await watch.close();
     await stopControlServer(control, claimed.paths.control);
     instance.remove();
   }

@@ -210,8 +210,12 @@ export class Supervisor {
   }
 }
 
-/** Everything but what only reports (log lines, answers, the exit) acts, in the order the core gave. */
+/**
+ * Everything but what only reports (log lines, answers, the exit) acts, in the order the core gave. Releasing a
+ * pool waits for the report phase: the pool's own last lines (its last worker's exit) come in the same dispatch and
+ * are written through it.
+ */
 function isAct(effect: SupervisorEffect): boolean {
   if (effect.type === 'pool') return POOL_ACTS.has(effect.effect.type);
-  return effect.type !== 'log' && effect.type !== 'started' && effect.type !== 'request-done' && effect.type !== 'exit';
+  return !['log', 'started', 'request-done', 'exit', 'release-pool'].includes(effect.type);
 }

@@ -59,7 +59,7 @@ describe('fcgi-spawn(1)', needs('man', 'groff'), () => {
     assert.ok(pkg.files.includes('dist/man'));
   });
 
-  it('takes the options table as docs:options prints it, whatever its columns', () => {
+  it('takes the options table as options-doc.ts renders it, whatever its columns', () => {
     const table = [
       '| option | file key | scope | meaning | default | as in spawn-fcgi |',
       '|---|---|---|---|---|---|',

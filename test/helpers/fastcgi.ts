@@ -24,3 +24,16 @@ export function pidInBody(out: string): number | undefined {
   const match = /pid[= ](\d+)/.exec(out);
   return match ? Number(match[1]) : undefined;
 }
+
+/** Requests one after another until `until()` says stop (bounded, so a test gone wrong cannot spin for ever). */
+export async function requestLoop(address: string, path: string, until: () => boolean, limitMs = 60_000): Promise<{ ok: number; failed: string[] }> {
+  let ok = 0;
+  const failed: string[] = [];
+  const deadline = Date.now() + limitMs;
+  while (!until() && Date.now() < deadline) {
+    const answer = await probe(address, path);
+    if (answer.code === 0) ok += 1;
+    else failed.push(answer.err.trim() || `exit ${answer.code}`);
+  }
+  return { ok, failed };
+}

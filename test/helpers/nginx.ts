@@ -8,6 +8,8 @@ export interface Upstream {
   /** FastCGI upstream (host:port or unix:/path) with SCRIPT_FILENAME per location, or an HTTP one. */
   readonly fastcgi?: { readonly address: string; readonly scripts: Readonly<Record<string, string>> };
   readonly http?: { readonly address: string };
+  /** Several FastCGI upstreams, one per location: path → its address and SCRIPT_FILENAME. */
+  readonly routes?: Readonly<Record<string, { readonly address: string; readonly script: string }>>;
 }
 
 export type RunningNginx = RunningWebServer;
@@ -15,6 +17,11 @@ export type RunningNginx = RunningWebServer;
 function locations(upstream: Upstream): string {
   if (upstream.http) {
     return `location / { proxy_pass http://${upstream.http.address}; proxy_set_header Connection ""; }`;
+  }
+  if (upstream.routes) {
+    return Object.entries(upstream.routes)
+      .map(([path, route]) => `location ${path} { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME ${route.script}; fastcgi_pass ${route.address}; }`)
+      .join('\n    ');
   }
   const fastcgi = upstream.fastcgi;
   if (!fastcgi) throw new Error('no upstream');

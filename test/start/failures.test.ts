@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { FIXTURES, runCli, startSupervisor } from '../helpers/supervisor.js';
 import { cpuTicks, freePort, isAlive } from '../helpers/processes.js';
 import { findTool, needs } from '../helpers/tools.js';
-import { pidInBody, probe } from '../helpers/fastcgi.js';
+import { pidInBody, probe, requestLoop } from '../helpers/fastcgi.js';
 import { waitFor } from '../helpers/wait.js';
 import { readStat } from '../../src/os/proc.js';
 
@@ -52,19 +52,6 @@ test('a crash loop while running backs off, stays cheap, and recovers', async (t
   await pool.stop();
   assert.deepEqual(pool.strays(), []);
 });
-
-async function requestLoop(address: string, path: string, until: () => boolean): Promise<{ ok: number; failed: string[] }> {
-  let ok = 0;
-  const failed: string[] = [];
-  // Bounded, so that a test that goes wrong cannot spin for ever.
-  const deadline = Date.now() + 30_000;
-  while (!until() && Date.now() < deadline) {
-    const answer = await probe(address, path);
-    if (answer.code === 0) ok += 1;
-    else failed.push(answer.err.trim());
-  }
-  return { ok, failed };
-}
 
 test('kill -9 of a worker under a request loop: the replacement serves, only a request in flight may fail', needs('fcgiwrap'), async (t) => {
   const port = await freePort();

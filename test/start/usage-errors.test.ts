@@ -13,7 +13,7 @@ const ALLOW_ROOT = process.geteuid?.() === 0 ? ['--allow-root'] : [];
 const cases: ReadonlyArray<{ name: string; args: string[]; code: number; message: RegExp }> = [
   { name: 'port out of range', args: ['-p', '70000'], code: 2, message: /invalid --port '70000': expected an integer from 1 to 65535/ },
   { name: 'port not a number', args: ['-p', '90x'], code: 2, message: /invalid --port '90x'/ },
-  { name: 'bad address', args: ['-a', 'example.com', '-p', '9000'], code: 2, message: /invalid address 'example.com': expected an IPv4 or IPv6 literal/ },
+  { name: 'bad address', args: ['-a', 'example.com', '-p', '9000'], code: 2, message: /invalid --address 'example.com': expected an IPv4 or IPv6 literal/ },
   { name: 'no address', args: [], code: 2, message: /no address to bind: pass -p PORT/ },
   { name: 'socket and port', args: ['-s', '/tmp/x.sock', '-p', '9000'], code: 2, message: /exclude each other/ },
   { name: 'bad workers', args: ['-p', '9000', '-F', '0'], code: 2, message: /invalid --workers '0': expected an integer from 1 to 4096/ },
@@ -23,6 +23,21 @@ const cases: ReadonlyArray<{ name: string; args: string[]; code: number; message
   { name: 'bad fd', args: ['-p', '9000', '--fd', '4'], code: 2, message: /invalid --fd '4': expected one of 0, 3/ },
   { name: 'unknown option', args: ['-p', '9000', '--frobnicate'], code: 2, message: /unknown option '--frobnicate'/ },
   { name: 'bad chdir', args: ['-p', '9000', '-d', '/nonexistent/dir'], code: 2, message: /invalid --chdir '\/nonexistent\/dir': not a directory/ },
+  // Nothing trimmed: a stray space is a mistake to show, not to guess around.
+  { name: 'port with a space', args: ['-p', ' 80'], code: 2, message: /invalid --port ' 80': expected an integer from 1 to 65535/ },
+  { name: 'mode with a space', args: ['-s', '/tmp/x.sock', '-M', '0660 '], code: 2, message: /invalid --socket-mode '0660 '/ },
+  { name: 'size with a space', args: ['-p', '9000', '--log-max-size', '10 M'], code: 2, message: /invalid --log-max-size '10 M'/ },
+  // Ignored by default: every stop would wait for --stop-timeout.
+  ...['CHLD', 'WINCH', 'CONT', 'URG'].map((signal) => ({
+    name: `stop signal ${signal}`,
+    args: ['-p', '9000', '--stop-signal', signal],
+    code: 2,
+    message: new RegExp(`invalid --stop-signal '${signal}': expected a signal that ends a process.*SIG${signal} is ignored by default`),
+  })),
+  { name: 'start timeout 0', args: ['-p', '9000', '--start-timeout', '0'], code: 2, message: /invalid --start-timeout '0': expected a duration more than 0/ },
+  { name: 'env-keep without clear-env', args: ['-p', '9000', '--env-keep', 'PATH'], code: 2, message: /--env-keep applies with clear-env/ },
+  { name: 'listen and port', args: ['--listen', '127.0.0.1:9000', '-p', '9000'], code: 2, message: /--listen '127.0.0.1:9000' names the whole address: leave out -a, -p and -s/ },
+  { name: 'bad listen', args: ['--listen', 'localhost:9000'], code: 2, message: /invalid --listen 'localhost:9000': expected HOST:PORT, \[IPV6\]:PORT or a Unix socket path/ },
 ];
 
 for (const c of cases) {

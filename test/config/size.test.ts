@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatSize, parseSize } from '../../src/log/size.js';
+import { formatSize, parseSize } from '../../src/config/size.js';
 
 test('parseSize reads bytes and K, M, G as powers of 1024', () => {
   assert.equal(parseSize('4096'), 4096);

@@ -5,11 +5,11 @@
  */
 const UNITS: Readonly<Record<string, number>> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
-const SIZE_PATTERN = /^(\d+)\s*([KMG]?)(?:I?B)?$/i;
+const SIZE_PATTERN = /^(\d+)([KMG]?)(?:I?B)?$/i;
 
 /** Parses a size; throws a one-line error quoting the value when it is not a positive whole number of bytes. */
 export function parseSize(text: string): number {
-  const match = SIZE_PATTERN.exec(text.trim());
+  const match = SIZE_PATTERN.exec(text);
   const digits = match?.[1];
   const unit = UNITS[(match?.[2] ?? '').toUpperCase()];
   if (digits === undefined || unit === undefined) {
