@@ -177,9 +177,10 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       run(runStop(options, options));
     });
   const status = addSelectorOptions(instanceCommand('status', 'show an instance, its pools and their workers', STATUS_HELP))
-    .option('--json', 'one JSON object')
+    .option('--json', 'one JSON object (as --format json)')
+    .option('--format <format>', 'text, json or prometheus (the text format /metrics serves)')
     .option('--pool <name>', 'only this pool')
-    .action(async (options: SelectorOptions & { json?: boolean; pool?: string }) => {
+    .action(async (options: SelectorOptions & { json?: boolean; format?: string; pool?: string }) => {
       const { runStatus } = await import('./commands/status.js');
       run(runStatus(options, options));
     });

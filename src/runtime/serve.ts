@@ -19,6 +19,7 @@ import { Supervisor, type SupervisorExit } from './supervisor.js';
 import { PoolRuntime, type PoolContext } from './pool-runtime.js';
 import { wireSignals } from './signals.js';
 import { instanceStatus } from './status.js';
+import { StatusModel } from '../status/model.js';
 import { WatchFollower } from './watch-follower.js';
 
 /** After the workers exited, how long to wait for their pipes to end before their last lines are read. */
@@ -116,6 +117,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
   const waiters = new RequestWaiters();
   const notifier = new Notifier(process.env.NOTIFY_SOCKET);
   const stopping = { told: false };
+  const model = new StatusModel();
   const outputs = await Promise.all(options.pools.map((pool) => logs.openWorkerOutput(pool.config)));
   const makePool = (bound: BoundPool, index: number) => (context: PoolContext) => new PoolRuntime(bound.config, bound.socket, outputs[index] as (typeof outputs)[number], context);
   let configuration = options.configuration;
@@ -146,6 +148,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       configuration = loaded;
       void watch.follow(loaded);
     },
+    onReconciled: (before, event, after) => model.counters.count(before, event, after),
     onDispatched: (state, effects) => {
       instance.setWorkers(workerPids(state));
       instance.setPools(poolAddresses(state));
@@ -160,6 +163,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
           ...(configuration.supervisor.configFile !== undefined ? { configFile: configuration.supervisor.configFile } : {}),
           startedAt,
           now: performance.now(),
+          model,
         });
         return { ok: true, message: status.phase, status };
       }
