@@ -13,9 +13,9 @@ import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
 import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/worker-activity.js';
-import { formatAddress } from '../os/sockaddr.js';
+import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
 import type { Configuration, PoolConfig } from '../config/types.js';
-import { serveInstance, type BoundPool } from '../runtime/serve.js';
+import { serveInstance, type BoundPool, type ServeOptions } from '../runtime/serve.js';
 import { unixSocketOptions } from '../runtime/pool-runtime.js';
 import { claimInstance, PublishedInstance } from '../control/instance.js';
 import { ensureRunDirectory, runDirectory } from '../control/run-dir.js';
@@ -93,6 +93,21 @@ async function openInstanceLogs(configuration: Configuration, euid: number): Pro
 }
 
 /** Binds every pool, or releases what was bound and throws the first failure. */
+/** The stats HTTP server, when configured; a bind failure ends start-up with its exit code, as a pool's does. */
+function statsOpener(address: ListenAddress | undefined): Pick<ServeOptions, 'openStats'> {
+  if (address === undefined) return {};
+  return {
+    openStats: async (read) => {
+      const { startStatsServer } = await import('../status/http-server.js');
+      try {
+        return await startStatsServer(address, read);
+      } catch (error) {
+        throw bindFailure(error, `--stats ${formatAddress(address)}`);
+      }
+    },
+  };
+}
+
 function bindPools(pools: readonly PoolConfig[]): BoundPool[] {
   const bound: BoundPool[] = [];
   try {
@@ -130,7 +145,7 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
     });
     const pools = bindPools(configuration.pools);
     try {
-      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady });
+      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) });
       if (served.exit.code !== 0) {
         const reason = `${served.exit.reason ?? 'no worker became ready'}${served.lastStderrLine ? `; its last stderr line: ${served.lastStderrLine}` : ''}`;
         throw new CliError(`start failed: ${reason}`, served.exit.code);

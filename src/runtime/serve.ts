@@ -20,6 +20,8 @@ import { PoolRuntime, type PoolContext } from './pool-runtime.js';
 import { wireSignals } from './signals.js';
 import { instanceStatus } from './status.js';
 import { StatusModel } from '../status/model.js';
+import type { StatsServer } from '../status/http-server.js';
+import type { InstanceStatus } from '../status/types.js';
 import { WatchFollower } from './watch-follower.js';
 
 /** After the workers exited, how long to wait for their pipes to end before their last lines are read. */
@@ -44,6 +46,8 @@ export interface ServeOptions {
   readonly instance: PublishedInstance;
   /** Every pool serves. */
   readonly onReady: () => void;
+  /** Starts the `stats` HTTP server (when configured) serving what `read` builds; rejects with the reason. */
+  readonly openStats?: (read: () => InstanceStatus) => Promise<StatsServer>;
 }
 
 export interface Served {
@@ -155,16 +159,20 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       notifications(notifier, effects, state, stopping);
     },
   });
+  let stats: StatsServer | undefined;
+  const readStatus = (): InstanceStatus =>
+    instanceStatus(supervisor.snapshot, (key) => supervisor.pool(key), {
+      name: claimed.name,
+      ...(configuration.supervisor.configFile !== undefined ? { configFile: configuration.supervisor.configFile } : {}),
+      ...(stats ? { stats: stats.address } : {}),
+      startedAt,
+      now: performance.now(),
+      model,
+    });
   const handle = async (request: ControlRequest): Promise<ControlResponse> => {
     switch (request.command) {
       case 'status': {
-        const status = instanceStatus(supervisor.snapshot, (key) => supervisor.pool(key), {
-          name: claimed.name,
-          ...(configuration.supervisor.configFile !== undefined ? { configFile: configuration.supervisor.configFile } : {}),
-          startedAt,
-          now: performance.now(),
-          model,
-        });
+        const status = readStatus();
         return { ok: true, message: status.phase, status };
       }
       case 'reload':
@@ -184,11 +192,14 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
         return { ok: true, message: 'reopening log files' };
     }
   };
+  // Before anything else is opened: a stats address that cannot be bound ends start-up, with nothing to undo.
+  stats = await options.openStats?.(readStatus);
   const watch = new WatchFollower((event) => supervisor.enqueue(event));
   await watch.follow(configuration);
   const control = await startControlServer(claimed.paths.control, handle);
   const unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
   logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
+  if (stats) logger.log('info', `stats: GET /metrics and /status on ${stats.address}`);
   try {
     supervisor.start();
     const exit = await supervisor.finished;
@@ -200,6 +211,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     unwire();
     await watch.close();
     await stopControlServer(control, claimed.paths.control);
+    await stats?.close();
     instance.remove();
   }
 }
