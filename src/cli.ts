@@ -20,7 +20,8 @@ Exit codes:
   1  runtime failure: a worker slot failed to start --start-retries + 1 times
   2  usage or configuration error, worker program not found
   3  address in use or cannot bind (a live server on the Unix path, a non-socket file there)
-  4  permission denied (bind, program not executable, user switch refused)
+  4  permission denied (bind, program not executable, user switch refused); a log file or
+     directory another user could swap, refused
   5  already running
 
 Signals: TERM and INT stop (--stop-signal to every worker group, SIGKILL after --stop-timeout; a

@@ -9,8 +9,9 @@ import { ConfigError } from '../config/problems.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import { configFailure } from './config-error.js';
 import { openLogs, type Logs } from '../log/setup.js';
+import { ensureLogDirectory, LogFileRefusedError } from '../log/safe-open.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
-import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
+import { removeAbandonedTemporaries } from '../os/socket-place.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/worker-activity.js';
 import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
@@ -20,7 +21,6 @@ import { unixSocketOptions } from '../runtime/pool-runtime.js';
 import { claimInstance, PublishedInstance } from '../control/instance.js';
 import { ensureRunDirectory, runDirectory } from '../control/run-dir.js';
 import { DAEMON_FLAG, detachFromLauncher, launchDaemon, reportToLauncher } from '../control/daemonize.js';
-import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -66,15 +66,17 @@ export function logDirectory(env: NodeJS.ProcessEnv, euid: number): string {
 }
 
 /**
- * A daemon's default log directory, created on demand. A user without a writable home (a system
- * account) gets its run directory instead: lost at reboot, but the daemon still starts and logs.
+ * A daemon's default log directory, created on demand, only inside directories no other user can
+ * write (log/safe-open.ts). A user without a writable home (a system account) gets its run directory
+ * instead: lost at reboot, but the daemon still starts and logs.
  */
-function defaultLogDirectory(euid: number): string {
+async function defaultLogDirectory(euid: number): Promise<string> {
   const dir = logDirectory(process.env, euid);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    await ensureLogDirectory(dir, 0o750);
     return dir;
   } catch (error) {
+    if (error instanceof LogFileRefusedError) throw error;
     if (process.env.FCGI_SPAWN_LOG_DIR || euid === 0) {
       throw new CliError(`unable to create log directory ${dir}: ${describeError(error)}; pass --log-file and --worker-log`, START_EXIT.usage);
     }
@@ -88,11 +90,16 @@ async function openInstanceLogs(configuration: Configuration, euid: number): Pro
   const { supervisor, pools } = configuration;
   if (!supervisor.daemonized) return openLogs(supervisor, pools, { foreground: true });
   if (supervisor.logFile !== undefined && pools.every((pool) => pool.workerLog !== undefined)) return openLogs(supervisor, pools, { foreground: false });
-  const dir = defaultLogDirectory(euid);
+  const dir = await defaultLogDirectory(euid);
   return openLogs(supervisor, pools, { foreground: false, defaultLogFile: join(dir, `${supervisor.name}.log`), defaultWorkerLog: join(dir, `${supervisor.name}.workers.log`) });
 }
 
-/** Binds every pool, or releases what was bound and throws the first failure. */
+/** A log file or directory another user could swap (log/safe-open.ts) is exit 4; anything else as it was. */
+function refusedLogFailure(error: unknown, euid: number): unknown {
+  if (!(error instanceof LogFileRefusedError)) return error;
+  return new CliError(`${error.message}; as uid ${euid} logs are written only where no other user can swap files (README: Security)`, START_EXIT.permissionDenied);
+}
+
 /** The stats HTTP server, when configured; a bind failure ends start-up with its exit code, as a pool's does. */
 function statsOpener(address: ListenAddress | undefined): Pick<ServeOptions, 'openStats'> {
   if (address === undefined) return {};
@@ -108,6 +115,7 @@ function statsOpener(address: ListenAddress | undefined): Pick<ServeOptions, 'op
   };
 }
 
+/** Binds every pool, or releases what was bound and throws the first failure. */
 function bindPools(pools: readonly PoolConfig[]): BoundPool[] {
   const bound: BoundPool[] = [];
   try {
@@ -130,8 +138,11 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
   if (supervisor.daemonized) detachFromLauncher();
   // Workers get the socket and their stdio, nothing else we happened to inherit.
   closeInheritedOnExec();
-  // Logs first: a log directory that is missing or read-only fails start-up (exit 2) before anything is bound.
-  const logs = await openInstanceLogs(configuration, euid);
+  // Logs first: a log directory that is missing or read-only fails start-up (exit 2), one another user could
+  // write is refused (exit 4), before anything is bound.
+  const logs = await openInstanceLogs(configuration, euid).catch((error: unknown) => {
+    throw refusedLogFailure(error, euid);
+  });
   for (const warning of remoteWarnings(configuration)) logs.logger.log('warn', warning);
   try {
     const first = configuration.pools[0] as PoolConfig;
@@ -145,7 +156,12 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
     });
     const pools = bindPools(configuration.pools);
     try {
-      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) });
+      // Each pool's worker log opens here, through the same checks as the supervisor log.
+      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) }).catch(
+        (error: unknown) => {
+          throw refusedLogFailure(error, euid);
+        },
+      );
       if (served.exit.code !== 0) {
         const reason = `${served.exit.reason ?? 'no worker became ready'}${served.lastStderrLine ? `; its last stderr line: ${served.lastStderrLine}` : ''}`;
         throw new CliError(`start failed: ${reason}`, served.exit.code);

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { CliError, START_EXIT } from '../errors.js';
 import { ensureRunDirectory, instancePaths, runDirectory, RunDirectoryError, type InstancePaths } from './run-dir.js';
-import { readPidFile, removeQuietly, writeAtomically } from './files.js';
+import { removePidFileIfHolds, removeQuietly, writeAtomically } from './files.js';
 import { identityOf, isSameProcess, readRecord, readRecordChecked, writeRecord, type InstanceRecord, type ProcessIdentity } from './record.js';
 import { InstanceLock, InstanceLockError } from './instance-lock.js';
 import { terminate } from './terminate.js';
@@ -135,8 +135,8 @@ export class PublishedInstance {
 
   remove(): void {
     // Remove only what still names us: a new instance may already have taken the name.
-    if (readPidFile(this.claimed.paths.pidfile) === process.pid) removeQuietly(this.claimed.paths.pidfile);
-    if (this.base.extraPidfile && readPidFile(this.base.extraPidfile) === process.pid) removeQuietly(this.base.extraPidfile);
+    removePidFileIfHolds(this.claimed.paths.pidfile, process.pid);
+    if (this.base.extraPidfile) removePidFileIfHolds(this.base.extraPidfile, process.pid);
     const record = readRecord(this.claimed.paths.record);
     if (!record || record.supervisor.pid === process.pid) removeQuietly(this.claimed.paths.record);
   }

@@ -296,6 +296,61 @@ export function socketLocalPort(pid: number, fd: number): number | undefined {
   }
 }
 
+// --- Paths relative to directory descriptors (issue 9: no root file reachable through a worker) ---
+// A worker's user may be able to write the directory a socket lives in: every step after the parent
+// directory was opened is taken relative to a descriptor, so a symlink or a renamed directory cannot
+// redirect it. Linux values.
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_CLOEXEC = 0o2000000;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const RENAME_NOREPLACE = 1;
+
+const at = {
+  openat: lib.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
+  mkdirat: lib.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+  fchownat: lib.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+  fchmodat: lib.func('int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)'),
+  renameat2: lib.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)'),
+  unlinkat: lib.func('int unlinkat(int dirfd, const char *path, int flags)'),
+};
+
+/** A directory entry relative to `dirfd`, opened read-only with O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC: never through a link. */
+export function openDirectoryAt(dirfd: number, name: string, subject = name): number {
+  return check(at.openat(dirfd, name, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) as number, 'openat', subject);
+}
+
+export function mkdirAt(dirfd: number, name: string, mode: number, subject = name): void {
+  check(at.mkdirat(dirfd, name, mode) as number, 'mkdirat', subject);
+}
+
+/** fchownat with AT_SYMLINK_NOFOLLOW: a link in the place of `name` is changed itself, never what it points to. -1 keeps. */
+export function chownAt(dirfd: number, name: string, uid: number, gid: number, subject = name): void {
+  check(at.fchownat(dirfd, name, uid >>> 0, gid >>> 0, AT_SYMLINK_NOFOLLOW) as number, 'fchownat', subject);
+}
+
+/**
+ * fchmodat with AT_SYMLINK_NOFOLLOW. Measured here (glibc 2.36, Linux 6.18): it changes a socket's
+ * mode and fails with EOPNOTSUPP on a symlink instead of following it. glibc before 2.32 fails with
+ * ENOTSUP for every file: callers that made the directory themselves (0700, only we can add to it)
+ * may then fall back to `followLinks`.
+ */
+export function chmodAt(dirfd: number, name: string, mode: number, options: { followLinks?: boolean; subject?: string } = {}): void {
+  const flags = options.followLinks ? 0 : AT_SYMLINK_NOFOLLOW;
+  check(at.fchmodat(dirfd, name, mode, flags) as number, 'fchmodat', options.subject ?? name);
+}
+
+/** renameat2: with RENAME_NOREPLACE an existing `newName` is an EEXIST error instead of being replaced. */
+export function renameAt(oldDirfd: number, oldName: string, newDirfd: number, newName: string, flags = 0, subject = newName): void {
+  check(at.renameat2(oldDirfd, oldName, newDirfd, newName, flags) as number, 'renameat2', subject);
+}
+
+/** unlinkat: the entry itself (a link is removed, never followed); AT_REMOVEDIR for an empty directory. */
+export function unlinkAt(dirfd: number, name: string, flags = 0, subject = name): void {
+  check(at.unlinkat(dirfd, name, flags) as number, 'unlinkat', subject);
+}
+
 // ── flock(2): the instance lock (control/instance-lock.ts) ──────────────────────────────────────
 const LOCK_EX = 2;
 const LOCK_NB = 4;
