@@ -159,6 +159,13 @@ Exit codes (LSB):
   3  not running
   4  unknown (the control socket did not answer, a usage error, or the run directory was refused)`;
 
+const TOP_HELP = `
+Exit codes:
+  0  quit (q, Ctrl-C, SIGTERM) or --iterations frames shown
+  1  dead, but its pidfile remains
+  3  not running
+  4  unknown (the control socket did not answer, a usage error, or the run directory was refused)`;
+
 const REQUEST_HELP = `
 Exit codes:
   0  done
@@ -191,11 +198,18 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       run(runStop(options, options));
     });
   const status = addSelectorOptions(instanceCommand('status', 'show an instance, its pools and their workers', STATUS_HELP))
-    .option('--json', 'one JSON object')
+    .option('--json', 'one JSON object (as --format json)')
+    .option('--format <format>', 'text, json or prometheus (the text format /metrics serves)')
     .option('--pool <name>', 'only this pool')
-    .action(async (options: SelectorOptions & { json?: boolean; pool?: string }) => {
+    .action(async (options: SelectorOptions & { json?: boolean; format?: string; pool?: string }) => {
       const { runStatus } = await import('./commands/status.js');
       run(runStatus(options, options));
+    });
+  const top = addSelectorOptions(instanceCommand('top', 'a live view of every pool, refreshed once a second (q or Ctrl-C quits; without a terminal, one frame per second)', TOP_HELP))
+    .option('--iterations <count>', 'stop after this many frames')
+    .action(async (options: SelectorOptions & { iterations?: string }) => {
+      const { runTop } = await import('./commands/top.js');
+      run(runTop(options, options));
     });
   const reload = addSelectorOptions(instanceCommand('reload', 're-read the configuration; every pool (or --pool) gets new workers, steered to once ready, the old retired without a drop', REQUEST_HELP))
     .option('--pool <name>', 'only this pool')
@@ -237,7 +251,7 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       const { runList } = await import('./commands/list.js');
       run(Promise.resolve(runList(options)));
     });
-  return [stop, status, reload, update, scale, reopen, restart, list];
+  return [stop, status, top, reload, update, scale, reopen, restart, list];
 }
 
 async function request(selector: SelectorOptions, message: import('./control/protocol.js').ControlRequest, timeout: string): Promise<number> {

@@ -17,7 +17,7 @@ import { canObserveSyscalls } from '../os/worker-activity.js';
 import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
 import { addressHolder } from '../os/address-holder.js';
 import type { Configuration, PoolConfig } from '../config/types.js';
-import { serveInstance, type BoundPool } from '../runtime/serve.js';
+import { serveInstance, type BoundPool, type ServeOptions } from '../runtime/serve.js';
 import { unixSocketOptions } from '../runtime/pool-runtime.js';
 import { claimInstance, PublishedInstance } from '../control/instance.js';
 import { ensureRunDirectory, runDirectory } from '../control/run-dir.js';
@@ -114,6 +114,22 @@ function refusedLogFailure(error: unknown, euid: number): unknown {
   return new CliError(`${error.message}; as uid ${euid} logs are written only where no other user can swap files (README: Security)`, START_EXIT.permissionDenied);
 }
 
+/** The stats HTTP server, when configured; a bind failure ends start-up with its exit code, as a pool's does. */
+function statsOpener(address: ListenAddress | undefined): Pick<ServeOptions, 'openStats'> {
+  if (address === undefined) return {};
+  return {
+    openStats: async (read) => {
+      const { startStatsServer } = await import('../status/http-server.js');
+      try {
+        return await startStatsServer(address, read);
+      } catch (error) {
+        const failure = bindFailure(error, address);
+        throw new CliError(`--stats: ${failure.message}`, failure.exitCode);
+      }
+    },
+  };
+}
+
 /** Binds every pool, or releases what was bound and throws the first failure (naming its pool, when it has a name). */
 function bindPools(pools: readonly PoolConfig[]): BoundPool[] {
   const bound: BoundPool[] = [];
@@ -158,7 +174,7 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
     const pools = bindPools(configuration.pools);
     try {
       // Each pool's worker log opens here, through the same checks as the supervisor log.
-      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady }).catch(
+      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) }).catch(
         (error: unknown) => {
           throw refusedLogFailure(error, euid);
         },

@@ -92,6 +92,8 @@ export const OPTIONS = {
   'log-format': supervisor({ kind: kinds.choice(SUPERVISOR_LOG_FORMATS, 'format'), default: 'text', help: "the supervisor log's format: text or json", field: 'logFormat' }),
   'log-max-size': supervisor({ kind: kinds.size, defaultText: 'no size rotation', help: 'rotate a log file by renaming before it would pass this size (K, M, G: powers of 1024)', field: 'logMaxSize' }),
   'log-max-files': supervisor({ kind: kinds.integer(0, 1000), defaultText: '5', help: 'rotated files kept per log file: PATH.1 (newest) … PATH.N', field: 'logMaxFiles' }),
+  stats: supervisor({ kind: kinds.listen, help: 'serve GET /metrics (Prometheus text) and GET /status (JSON) over HTTP at HOST:PORT or a Unix socket path (loopback only without --stats-allow-remote)', field: 'stats' }),
+  'stats-allow-remote': supervisor({ kind: kinds.boolean, default: false, help: 'let --stats listen on a non-loopback address (the status names programs, pids and addresses)', field: 'statsAllowRemote' }),
   'watch-config': supervisor({ kind: kinds.boolean, default: false, help: 'reload when the config file (or an included one) changes', field: 'watchConfig' }),
 };
 

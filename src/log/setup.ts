@@ -61,6 +61,8 @@ export interface WorkerOutputs {
 export interface PoolOutput extends WorkerOutputs {
   /** Where the workers' output goes, as a person would look for it. */
   readonly location: string;
+  /** Lines dropped because the worker log could not be written (a file shared by pools counts for all of them). */
+  droppedLines(): number;
   release(): Promise<void>;
 }
 
@@ -222,6 +224,7 @@ class OpenedLogs implements Logs {
     return {
       workerStdio,
       location,
+      droppedLines: () => shared?.sink.stats().droppedLines ?? 0,
       attachWorker: (pipes, origin) => this.attach(pipes, { ...origin, ...(poolName !== undefined ? { pool: poolName } : {}) }, shared?.sink ?? null, format),
       release: async () => {
         if (released || shared === null) return;

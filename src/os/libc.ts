@@ -69,8 +69,8 @@ function check(result: number, syscall: string, subject?: string): number {
   return result;
 }
 
-export function socket(domain: number, type: number, subject?: string): number {
-  return check(c.socket(domain, type, 0) as number, 'socket', subject);
+export function socket(domain: number, type: number, subject?: string, protocol = 0): number {
+  return check(c.socket(domain, type, protocol) as number, 'socket', subject);
 }
 
 export function bind(fd: number, sockaddr: Buffer, subject?: string): void {
@@ -213,6 +213,27 @@ export function sendUnixDatagram(path: string, message: Buffer): void {
   const fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, path);
   try {
     check(Number(sendto(fd, message, message.length, 0, address, address.length)), 'sendto', path);
+  } finally {
+    close(fd);
+  }
+}
+
+const sendCall = lib.func('intptr_t send(int fd, const void *buf, uintptr_t len, int flags)');
+const recvCall = lib.func('intptr_t recv(int fd, _Out_ void *buf, uintptr_t len, int flags)');
+const AF_NETLINK = 16;
+const MSG_DONTWAIT = 0x40;
+
+/**
+ * One netlink request and its reply datagram (sock_diag answers within send(), so the receive never waits:
+ * MSG_DONTWAIT makes sure of it). The messages are built and read by their module (os/sock-diag.ts).
+ */
+export function netlinkExchange(protocol: number, request: Buffer, replySize: number): Buffer {
+  const fd = socket(AF_NETLINK, 2 /* SOCK_DGRAM */ | SOCK_CLOEXEC, 'netlink', protocol);
+  try {
+    check(Number(sendCall(fd, request, request.length, 0)), 'send', 'netlink');
+    const reply = Buffer.alloc(replySize);
+    const length = check(Number(recvCall(fd, reply, reply.length, MSG_DONTWAIT)), 'recv', 'netlink');
+    return reply.subarray(0, length);
   } finally {
     close(fd);
   }

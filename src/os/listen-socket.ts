@@ -10,6 +10,7 @@
 import { fstatSync, lstatSync, unlinkSync } from 'node:fs';
 import * as libc from './libc.js';
 import type { SocketIdentity } from './connections.js';
+import { unixListenQueue, type QueueLength } from './sock-diag.js';
 import { SocketPlace } from './socket-place.js';
 import { encodeSockaddr, decodePort, formatAddress, tcpFamily, type ListenAddress, type TcpAddress, type UnixAddress } from './sockaddr.js';
 
@@ -147,6 +148,16 @@ export class ListenSocket {
   queueLength(): number | undefined {
     if (this.closed || this.address.kind !== 'tcp') return undefined;
     return libc.tcpListenQueue(this.fd).length;
+  }
+
+  /**
+   * The listen queue and its limit as the kernel keeps them (the backlog capped by net.core.somaxconn): TCP
+   * through TCP_INFO, Unix through sock_diag. Undefined when closed or unreadable.
+   */
+  queue(): QueueLength | undefined {
+    if (this.closed) return undefined;
+    if (this.address.kind === 'tcp') return libc.tcpListenQueue(this.fd);
+    return unixListenQueue(this.inode);
   }
 
   get isClosed(): boolean {
