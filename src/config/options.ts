@@ -58,6 +58,7 @@ export const OPTIONS = {
   workers: pool({ kind: kinds.integer(1, 4096), short: 'F', default: 1, spawnFcgi: true, help: 'number of worker processes', field: 'workers' }),
   'php-children': pool({ kind: kinds.integer(0, 10_000), short: 'C', defaultText: 'unset', spawnFcgi: true, help: 'set PHP_FCGI_CHILDREN for each worker' }),
   command: pool({ kind: kinds.argv, flags: false, help: 'the worker program and its arguments: after `--` on the command line, a list in a file' }),
+  program: pool({ kind: kinds.text('program', 'one program, by name or path (its arguments go after --)'), short: 'f', file: false, spawnFcgi: true, help: "the worker program when none follows -- (spawn-fcgi's -f), run directly, never through a shell" }),
   chdir: pool({ kind: kinds.path('dir'), short: 'd', defaultText: 'the working directory', spawnFcgi: true, help: 'working directory of the workers (its real path, resolved at every load)' }),
   user: pool({ kind: kinds.text('user'), short: 'u', spawnFcgi: true, help: "run workers as this user, with its supplementary groups and its HOME, USER, LOGNAME and SHELL (root only)" }),
   group: pool({ kind: kinds.text('group'), short: 'g', defaultText: "the user's group", spawnFcgi: true, help: 'run workers with this primary group (root only)' }),
@@ -95,6 +96,8 @@ export const OPTIONS = {
   'log-format': supervisor({ kind: kinds.choice(SUPERVISOR_LOG_FORMATS, 'format'), default: 'text', help: "the supervisor log's format: text or json", field: 'logFormat' }),
   'log-max-size': supervisor({ kind: kinds.size, defaultText: 'no size rotation', help: 'rotate a log file by renaming before it would pass this size (K, M, G: powers of 1024)', field: 'logMaxSize' }),
   'log-max-files': supervisor({ kind: kinds.integer(0, 1000), defaultText: '5', help: 'rotated files kept per log file: PATH.1 (newest) … PATH.N', field: 'logMaxFiles' }),
+  stats: supervisor({ kind: kinds.listen, help: 'serve GET /metrics (Prometheus text) and GET /status (JSON) over HTTP at HOST:PORT or a Unix socket path (loopback only without --stats-allow-remote)', field: 'stats' }),
+  'stats-allow-remote': supervisor({ kind: kinds.boolean, default: false, help: 'let --stats listen on a non-loopback address (the status names programs, pids and addresses)', field: 'statsAllowRemote' }),
   'watch-config': supervisor({ kind: kinds.boolean, default: false, help: 'reload when the config file (or an included one) changes', field: 'watchConfig' }),
 };
 

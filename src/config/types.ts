@@ -87,6 +87,10 @@ export interface SupervisorConfig {
   readonly logMaxFiles?: number;
   /** Reload when the config file (or an included one) changes. */
   readonly watchConfig: boolean;
+  /** The stats HTTP server's address (uWSGI's `stats`); undefined: none. */
+  readonly stats?: ListenAddress;
+  /** The stats server may listen on a non-loopback address (always set by config/; optional for hand-built configurations). */
+  readonly statsAllowRemote?: boolean;
   /** The config file loaded, absolute; undefined when everything came from flags. */
   readonly configFile?: string;
   /** Every file read to build this configuration (the config file and its includes): what watch-config watches. */
