@@ -8,7 +8,7 @@ import type { Command as CommandType } from 'commander';
 // require(), not import: commander is CommonJS, and loading it through the ESM loader costs about
 // twice as much (measured: +13 ms vs +6.7 ms) on commands that scripts run many times a minute.
 const require = createRequire(import.meta.url);
-const { Command, CommanderError, Option } = require('commander') as typeof import('commander');
+const { Argument, Command, CommanderError, Option } = require('commander') as typeof import('commander');
 type Command = CommandType;
 const VERSION = (require('../../package.json') as { version: string }).version;
 import { CliError } from './errors.js';
@@ -20,7 +20,8 @@ Exit codes:
   1  runtime failure: a worker slot failed to start --start-retries + 1 times
   2  usage or configuration error, worker program not found
   3  address in use or cannot bind (a live server on the Unix path, a non-socket file there)
-  4  permission denied (bind, program not executable, user switch refused)
+  4  permission denied (bind, program not executable, user switch refused); a log file or
+     directory another user could swap, refused
   5  already running
 
 Signals: TERM and INT stop (--stop-signal to every worker group, SIGKILL after --stop-timeout; a
@@ -34,7 +35,7 @@ Exit codes:
   2  usage error (bad address)
   3  connection refused, or no socket at the path
   4  timeout
-  5  protocol error (not FastCGI, or closed before the end of the request)`;
+  5  protocol error (not the protocol spoken, or closed before the end of the response)`;
 
 /** Usage errors as one line, `fcgi-spawn: …`, ending in exit code 2 (set on every command: addCommand copies nothing). */
 function oneLineErrors(command: Command): Command {
@@ -48,15 +49,18 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 type OptionTable = typeof import('./config/options.js');
+type SpawnFcgiTable = typeof import('./config/spawn-fcgi.js');
+/** What start and config print need: the option table, and spawn-fcgi's options that they refuse with a hint. */
+type Tables = { readonly options: OptionTable; readonly spawnFcgi: SpawnFcgiTable };
 
 /**
  * The option table's flags (config/options.ts) on a command: `start` and `config print`. No defaults here:
  * config/ applies them, after files, so that only what was typed overrides a file. Without the table (a command
  * that does not use it: status, stop, … load nothing of it) the command gets none.
  */
-function addTableOptions(command: Command, table: OptionTable | undefined): Command {
-  if (table === undefined) return command;
-  const { OPTION_NAMES, flagsOf, option } = table;
+function addTableOptions(command: Command, tables: Tables | undefined): Command {
+  if (tables === undefined) return command;
+  const { OPTION_NAMES, flagsOf, option } = tables.options;
   for (const name of OPTION_NAMES) {
     const spec = option(name);
     const flags = flagsOf(name);
@@ -67,18 +71,27 @@ function addTableOptions(command: Command, table: OptionTable | undefined): Comm
     if (spec.hidden) added.hideHelp();
     command.addOption(added);
   }
+  // spawn-fcgi's flags that have no meaning here are caught (not in --help), to be refused with what to do instead.
+  for (const refused of tables.spawnFcgi.REFUSED_SPAWN_FCGI_OPTIONS) command.addOption(new Option(refused.catch).hideHelp());
   return command;
 }
 
+/** A spawn-fcgi flag fcgi-spawn does not take: a usage error (exit 2) that says the fcgi-spawn way. */
+function refuseSpawnFcgiFlags(command: Command, tables: Tables): void {
+  const given = tables.spawnFcgi.REFUSED_SPAWN_FCGI_OPTIONS.find((refused) => command.getOptionValue(tables.spawnFcgi.caughtAttribute(refused)) !== undefined);
+  if (given) throw new CliError(given.hint, 2);
+}
+
 /** The table's values commander collected from the command line, by attribute; defaults (--no-daemon's) left out. */
-function typedFlags(command: Command, table: OptionTable): Record<string, unknown> {
+function typedFlags(command: Command, tables: Tables): Record<string, unknown> {
+  refuseSpawnFcgiFlags(command, tables);
   const values = command.opts();
-  const typed = table.OPTION_NAMES.map(table.attributeOf).filter((key) => values[key] !== undefined && command.getOptionValueSource(key) === 'cli');
+  const typed = tables.options.OPTION_NAMES.map(tables.options.attributeOf).filter((key) => values[key] !== undefined && command.getOptionValueSource(key) === 'cli');
   return Object.fromEntries(typed.map((key) => [key, values[key]]));
 }
 
-function startCommand(run: (code: Promise<number>) => void, argv: readonly string[], table: OptionTable | undefined): Command {
-  const command = addTableOptions(oneLineErrors(new Command('start')), table)
+function startCommand(run: (code: Promise<number>) => void, argv: readonly string[], tables: Tables | undefined): Command {
+  const command = addTableOptions(oneLineErrors(new Command('start')), tables)
     .description('bind the socket and run N workers on it, respawning them when they die')
     .argument('[command...]', 'the worker program and its arguments (after --); in a config file: command')
     .option('--config <file>', 'read this config file (YAML, JSON, .js/.mjs/.cjs); default: FCGI_SPAWN_CONFIG, else .fcgi-spawnrc* or fcgi-spawn.config.* here')
@@ -87,11 +100,11 @@ function startCommand(run: (code: Promise<number>) => void, argv: readonly strin
   const startArguments = argv.slice(argv.indexOf('start') + 1);
   return command.action(async (words: string[], options: { config?: string }) => {
     const { runStart } = await import('./commands/start.js');
-    run(runStart(typedFlags(command, table as OptionTable), words, startArguments, options.config));
+    run(runStart(typedFlags(command, tables as Tables), words, startArguments, options.config));
   });
 }
 
-function configCommand(run: (code: Promise<number>) => void, table: OptionTable | undefined): Command {
+function configCommand(run: (code: Promise<number>) => void, tables: Tables | undefined): Command {
   const config = oneLineErrors(new Command('config')).description('check, convert and describe configuration files').enablePositionalOptions();
   const check = oneLineErrors(new Command('check'))
     .description('validate a configuration (programs, users, addresses) and print it as resolved; exit 0, or 2 with every error')
@@ -106,26 +119,27 @@ function configCommand(run: (code: Promise<number>) => void, table: OptionTable 
       const { runConfigSchema } = await import('./commands/config.js');
       run(runConfigSchema());
     });
-  const print = addTableOptions(oneLineErrors(new Command('print')), table)
+  const print = addTableOptions(oneLineErrors(new Command('print')), tables)
     .description("print the config file that means the same as start's options (the way from a flag line to a file)")
     .argument('[command...]', 'the worker program and its arguments (after --)')
     .passThroughOptions()
     .action(async (words: string[]) => {
       const { runConfigPrint } = await import('./commands/config.js');
-      run(runConfigPrint(typedFlags(print, table as OptionTable), words));
+      run(runConfigPrint(typedFlags(print, tables as Tables), words));
     });
   return config.addCommand(check).addCommand(schema).addCommand(print);
 }
 
 function probeCommand(run: (code: Promise<number>) => void): Command {
   return oneLineErrors(new Command('probe'))
-    .description('send one FastCGI GET request and report the answer (a health check)')
+    .description('send one GET request in FastCGI, HTTP or SCGI and report the answer (a health check)')
     .argument('<address>', 'HOST:PORT, [IPV6]:PORT or a Unix socket path')
-    .argument('[path]', 'request path with optional ?query; used as SCRIPT_FILENAME too', '/')
+    .argument('[path]', 'request path with optional ?query; FastCGI: used as SCRIPT_FILENAME too', '/')
     .option('-t, --timeout <secs>', 'give up after this many seconds', '5')
-    .option('--param <KEY=VALUE>', 'extra FastCGI parameter (repeatable)', collect)
+    .addOption(new Option('--protocol <name>', "what the pool speaks (default: its record's, else fastcgi)").choices(['fastcgi', 'http', 'scgi']))
+    .option('--param <KEY=VALUE>', 'extra FastCGI or SCGI parameter (repeatable)', collect)
     .addHelpText('after', PROBE_HELP)
-    .action(async (address: string, path: string, options: { timeout: string; param?: string[] }) => {
+    .action(async (address: string, path: string, options: { timeout: string; param?: string[]; protocol?: 'fastcgi' | 'http' | 'scgi' }) => {
       const { runProbeCommand } = await import('./commands/probe-command.js');
       run(runProbeCommand(address, path, options));
     });
@@ -141,6 +155,13 @@ Exit codes:
 const STATUS_HELP = `
 Exit codes (LSB):
   0  running
+  1  dead, but its pidfile remains
+  3  not running
+  4  unknown (the control socket did not answer, a usage error, or the run directory was refused)`;
+
+const TOP_HELP = `
+Exit codes:
+  0  quit (q, Ctrl-C, SIGTERM) or --iterations frames shown
   1  dead, but its pidfile remains
   3  not running
   4  unknown (the control socket did not answer, a usage error, or the run directory was refused)`;
@@ -177,11 +198,18 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       run(runStop(options, options));
     });
   const status = addSelectorOptions(instanceCommand('status', 'show an instance, its pools and their workers', STATUS_HELP))
-    .option('--json', 'one JSON object')
+    .option('--json', 'one JSON object (as --format json)')
+    .option('--format <format>', 'text, json or prometheus (the text format /metrics serves)')
     .option('--pool <name>', 'only this pool')
-    .action(async (options: SelectorOptions & { json?: boolean; pool?: string }) => {
+    .action(async (options: SelectorOptions & { json?: boolean; format?: string; pool?: string }) => {
       const { runStatus } = await import('./commands/status.js');
       run(runStatus(options, options));
+    });
+  const top = addSelectorOptions(instanceCommand('top', 'a live view of every pool, refreshed once a second (q or Ctrl-C quits; without a terminal, one frame per second)', TOP_HELP))
+    .option('--iterations <count>', 'stop after this many frames')
+    .action(async (options: SelectorOptions & { iterations?: string }) => {
+      const { runTop } = await import('./commands/top.js');
+      run(runTop(options, options));
     });
   const reload = addSelectorOptions(instanceCommand('reload', 're-read the configuration; every pool (or --pool) gets new workers, steered to once ready, the old retired without a drop', REQUEST_HELP))
     .option('--pool <name>', 'only this pool')
@@ -223,7 +251,7 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       const { runList } = await import('./commands/list.js');
       run(Promise.resolve(runList(options)));
     });
-  return [stop, status, reload, update, scale, reopen, restart, list];
+  return [stop, status, top, reload, update, scale, reopen, restart, list];
 }
 
 async function request(selector: SelectorOptions, message: import('./control/protocol.js').ControlRequest, timeout: string): Promise<number> {
@@ -237,10 +265,17 @@ async function request(selector: SelectorOptions, message: import('./control/pro
   return runControlRequest(selector, message, timeoutMs);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** spawn-fcgi's `-v` and `-?` as the first word: the version and the help, as spawn-fcgi's users type them. */
+const SPAWN_FCGI_WORDS: Readonly<Record<string, string>> = { '-v': '--version', '-?': '--help' };
+
+export async function main(given: readonly string[]): Promise<number> {
+  const argv = given[0] !== undefined && SPAWN_FCGI_WORDS[given[0]] !== undefined ? [SPAWN_FCGI_WORDS[given[0]] as string, ...given.slice(1)] : given;
   // The subcommand is the first word (the program's own options are only -h and -V). Only start and config
-  // (and help for them) need the option table: scripts run status and stop many times a minute.
-  const table = ['start', 'config', 'help'].includes(argv[0] ?? '') ? await import('./config/options.js') : undefined;
+  // (and help for them), and completion (which lists start's flags) need the option table: scripts run status
+  // and stop many times a minute.
+  const tables = ['start', 'config', 'help', 'completion'].includes(argv[0] ?? '')
+    ? await Promise.all([import('./config/options.js'), import('./config/spawn-fcgi.js')]).then(([options, spawnFcgi]) => ({ options, spawnFcgi }))
+    : undefined;
   let pending: Promise<number> | undefined;
   const run = (code: Promise<number>): void => {
     pending = code;
@@ -249,10 +284,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('A FastCGI process supervisor: binds the socket, runs N workers on it, respawns them.')
     .version(VERSION, '-V, --version')
     .enablePositionalOptions()
-    .addCommand(startCommand(run, argv, table))
-    .addCommand(configCommand(run, table))
+    .addCommand(startCommand(run, argv, tables))
+    .addCommand(configCommand(run, tables))
     .addCommand(probeCommand(run));
   for (const command of controlCommands(run)) program.addCommand(command);
+  program.addCommand(oneLineErrors(new Command('completion')).description('print the bash or zsh completion script').addArgument(new Argument('<shell>').choices(['bash', 'zsh']))
+    .action(async (shell: 'bash' | 'zsh') => run(import('./commands/completion.js').then(({ runCompletion }) => runCompletion(shell, program)))));
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return pending ? await pending : 0;

@@ -16,3 +16,13 @@ export function parseArguments<T>(argv: readonly string[], parse: (argv: string[
   }
   return { options };
 }
+
+/** A benchmark option's number: `fallback` when not given; a one-line message (`TAG: --NAME 'x' is not …`) otherwise. */
+export function numberArgument(tag: string, name: string, text: string | undefined, fallback: number, min: number, integer: boolean): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new Error(`${tag}: ${name} '${text}' is not ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
+  }
+  return value;
+}

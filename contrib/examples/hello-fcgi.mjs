@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// The README's example worker:  fcgi-spawn start -p 9000 -n 4 -- node contrib/examples/hello-fcgi.mjs
+// The README's example worker, four of them on port 9000:
+//   fcgi-spawn start -p 9000 -F 4 -- node hello-fcgi.mjs              (as root: add -u nobody)
+//   fcgi-spawn probe 127.0.0.1:9000 /
 // fcgi-spawn binds the socket and hands it over as fd 0; each worker accepts on it.
-import { serveFastCGI } from '../../dist/src/fastcgi/responder.js';
+//
+// It imports fcgi-spawn's FastCGI responder by the package's name: that works in the fcgi-spawn
+// checkout (a package may import itself) and, copied elsewhere, once fcgi-spawn is in a
+// node_modules above it (`npm link fcgi-spawn` in that directory, after `npm link` in the checkout).
+import { serveFastCGI } from 'fcgi-spawn/fastcgi';
 
 const responder = serveFastCGI({
   handler: () => ({

@@ -1,4 +1,4 @@
-/** Finding the instance a command names (see selector-options.ts for the options), and formatting durations. */
+/** Finding the instance a command names (see selector-options.ts for the options). */
 import { CliError } from '../errors.js';
 import { locateInstance, type IgnoredFile, type InstanceSelector, type LocatedInstance } from '../control/locate.js';
 import { RunDirectoryError } from '../control/run-dir.js';
@@ -25,14 +25,4 @@ export function locate(selector: InstanceSelector, codes: LocateExitCodes): Loca
   }
   warnIgnored(instance.ignored);
   return instance;
-}
-
-export function formatDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m${seconds % 60}s`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h${minutes % 60}m`;
-  return `${Math.floor(hours / 24)}d${hours % 24}h`;
 }

@@ -1,9 +1,11 @@
 /**
- * `fcgi-spawn probe ADDRESS [PATH]`: one FastCGI GET request, as a web server would send it; for health checks.
- * Imports only the FastCGI client, so that a probe costs little more than starting Node.
+ * `fcgi-spawn probe ADDRESS [PATH]`: one GET request, as a web server would send it, in FastCGI, HTTP or SCGI;
+ * for health checks. Imports only the client of the protocol used, so that a probe costs little more than
+ * starting Node.
  */
 import net from 'node:net';
-import { RequestError, formatAddress, request, type FastCGIAddress, type FastCGIResponse } from '../fastcgi/client.js';
+import { RequestError, formatAddress, type ProbeAddress } from '../probe/exchange.js';
+import type { ProbeProtocol, ProbeRequest, ProbeResponse } from '../probe/types.js';
 
 /** Never reuse a code for another meaning: scripts test these. */
 export const PROBE_EXIT_CODES = {
@@ -17,7 +19,7 @@ export const PROBE_EXIT_CODES = {
   refused: 3,
   /** No complete answer within the timeout. */
   timeout: 4,
-  /** The answer is not valid FastCGI or CGI, or the connection closed before FCGI_END_REQUEST. */
+  /** The answer is not valid in the protocol spoken, or the connection closed before its end. */
   protocol: 5,
 } as const;
 
@@ -30,8 +32,12 @@ export interface ProbeOptions {
   readonly print: (s: string) => void;
   /** Writes its argument to stderr as is; each fcgi-spawn message is one line ending in '\n'. */
   readonly printError: (s: string) => void;
-  /** Extra params (--param KEY=VALUE); they override the defaults of the same name. */
+  /** Extra params (--param KEY=VALUE); they override the defaults of the same name. FastCGI and SCGI only. */
   readonly params?: Readonly<Record<string, string>>;
+  /** The protocol to speak; undefined: defaultProtocol's answer, else FastCGI. */
+  readonly protocol?: ProbeProtocol;
+  /** What the pool at this address serves, when something records it (the instance record). */
+  readonly defaultProtocol?: (address: ProbeAddress) => ProbeProtocol | undefined;
 }
 
 const PREFIX = 'fcgi-spawn: probe: ';
@@ -56,7 +62,7 @@ function parsePort(text: string, value: string): number {
 }
 
 /** `host:port`, `[v6]:port`, or a Unix socket path (anything containing '/'). */
-export function parseProbeAddress(value: string): FastCGIAddress {
+export function parseProbeAddress(value: string): ProbeAddress {
   if (value.includes('/')) {
     if (Buffer.byteLength(value) > MAX_UNIX_PATH_BYTES) {
       throw new ProbeUsageError(`invalid address '${value}': a Unix socket path is at most ${MAX_UNIX_PATH_BYTES} bytes`);
@@ -73,12 +79,7 @@ export function parseProbeAddress(value: string): FastCGIAddress {
   return { kind: 'tcp', host: v4[1], port: parsePort(v4[2], value) };
 }
 
-interface Target {
-  readonly path: string;
-  readonly query: string;
-}
-
-function parsePath(value: string): Target {
+function parsePath(value: string): { readonly path: string; readonly query: string } {
   // Control characters would end up in REQUEST_URI and in the output; no web server would send them.
   if (!value.startsWith('/') || /[\x00-\x20\x7f]/.test(value)) {
     throw new ProbeUsageError(`invalid path '${value}': expected an absolute path such as / or /srv/www/index.php?a=1`);
@@ -102,79 +103,70 @@ function checkParams(params: Readonly<Record<string, string>>): void {
   }
 }
 
-/**
- * What a web server sends for `GET PATH`. SCRIPT_FILENAME is the path as given: fcgiwrap and php-cgi need the
- * script's absolute file name there, so probing `/srv/www/x.php` names the file directly.
- */
-function requestParams(address: FastCGIAddress, uri: string, target: Target): Record<string, string> {
-  return {
-    GATEWAY_INTERFACE: 'CGI/1.1',
-    REQUEST_METHOD: 'GET',
-    SCRIPT_FILENAME: target.path,
-    SCRIPT_NAME: target.path,
-    REQUEST_URI: uri,
-    QUERY_STRING: target.query,
-    DOCUMENT_URI: target.path,
-    SERVER_PROTOCOL: 'HTTP/1.1',
-    SERVER_SOFTWARE: 'fcgi-spawn-probe',
-    // A Unix socket has no host or port; name the local host and port 0 rather than invent one.
-    SERVER_NAME: address.kind === 'tcp' ? address.host : 'localhost',
-    SERVER_PORT: address.kind === 'tcp' ? String(address.port) : '0',
-    REMOTE_ADDR: '127.0.0.1',
-    REMOTE_PORT: '0',
-    CONTENT_LENGTH: '0',
-  };
-}
-
 function isSuccess(status: number): boolean {
   return status >= 200 && status < 400;
 }
 
-/** `Status: 404 Not Found`, the headers, an empty line, the body: the CGI response as the application meant it. */
-function formatResponse(response: FastCGIResponse): string {
-  const statusLine = `Status: ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+/** The status line, the headers, an empty line, the body: the response as the application meant it. */
+function formatResponse(response: ProbeResponse): string {
   const headers = response.headers.map(([name, value]) => `${name}: ${value}\n`).join('');
-  return `${statusLine}\n${headers}\n${response.body.toString('utf8')}`;
+  return `${response.statusLine}\n${headers}\n${response.body.toString('utf8')}`;
 }
 
-function hintFor(error: RequestError): string {
-  if (error.kind === 'refused') return '; is a FastCGI server listening there?';
-  if (error.kind === 'protocol' && error.message.includes('"HTTP/')) return '; that is an HTTP server, not FastCGI';
-  return '';
+const SERVER = { fastcgi: 'a FastCGI server', http: 'an HTTP server', scgi: 'an SCGI server' } as const;
+const NAME = { fastcgi: 'FastCGI', http: 'HTTP', scgi: 'SCGI' } as const;
+
+function hintFor(error: RequestError, protocol: ProbeProtocol): string {
+  if (error.kind === 'refused') return `; is ${SERVER[protocol]} listening there?`;
+  if (error.kind !== 'protocol' || !error.message.includes('sent a malformed answer')) return '';
+  if (protocol !== 'http' && error.message.includes('"HTTP/')) return `; that is an HTTP server, not ${NAME[protocol]} (--protocol http)`;
+  return `; if it is not ${SERVER[protocol]}, pass --protocol fastcgi, http or scgi`;
 }
 
-function exitCodeFor(error: RequestError): ProbeExitCode {
-  return PROBE_EXIT_CODES[error.kind];
+/** Loaded on use: a probe pays for its own protocol only. */
+function clientFor(protocol: ProbeProtocol): Promise<{ send(request: ProbeRequest): Promise<ProbeResponse> }> {
+  switch (protocol) {
+    case 'fastcgi':
+      return import('../probe/fastcgi-probe.js');
+    case 'http':
+      return import('../probe/http-probe.js');
+    case 'scgi':
+      return import('../probe/scgi-probe.js');
+  }
 }
 
 export async function runProbe(address: string, path: string | undefined, options: ProbeOptions): Promise<number> {
   const uri = path ?? '/';
-  let target: FastCGIAddress;
-  let params: Record<string, string>;
+  let probe: ProbeRequest;
+  let protocol: ProbeProtocol;
   try {
     checkTimeout(options.timeoutMs);
-    target = parseProbeAddress(address);
-    const extra = options.params ?? {};
-    checkParams(extra);
-    params = { ...requestParams(target, uri, parsePath(uri)), ...extra };
+    const target = parseProbeAddress(address);
+    const params = options.params ?? {};
+    checkParams(params);
+    protocol = options.protocol ?? options.defaultProtocol?.(target) ?? 'fastcgi';
+    if (protocol === 'http' && Object.keys(params).length > 0) {
+      throw new ProbeUsageError(`--param ${Object.keys(params)[0]}=…: HTTP has no CGI parameters; --param is for --protocol fastcgi and scgi`);
+    }
+    probe = { address: target, uri, ...parsePath(uri), params, timeoutMs: options.timeoutMs };
   } catch (error) {
     if (!(error instanceof ProbeUsageError)) throw error;
     options.printError(`${PREFIX}${error.message}\n`);
     return PROBE_EXIT_CODES.usage;
   }
 
-  let response: FastCGIResponse;
+  let response: ProbeResponse;
   try {
-    response = await request({ address: target, params, timeoutMs: options.timeoutMs });
+    response = await (await clientFor(protocol)).send(probe);
   } catch (error) {
     if (!(error instanceof RequestError)) throw error;
-    options.printError(`${PREFIX}${error.message}${hintFor(error)}\n`);
-    return exitCodeFor(error);
+    options.printError(`${PREFIX}${error.message}${hintFor(error, protocol)}\n`);
+    return PROBE_EXIT_CODES[error.kind];
   }
 
   options.print(formatResponse(response));
   if (response.stderr) options.printError(response.stderr.endsWith('\n') ? response.stderr : `${response.stderr}\n`);
   if (isSuccess(response.status)) return PROBE_EXIT_CODES.ok;
-  options.printError(`${PREFIX}${formatAddress(target)} answered status ${response.status} for ${uri}\n`);
+  options.printError(`${PREFIX}${formatAddress(probe.address)} answered status ${response.status} for ${uri}\n`);
   return PROBE_EXIT_CODES.status;
 }

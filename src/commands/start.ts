@@ -9,43 +9,57 @@ import { ConfigError } from '../config/problems.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import { configFailure } from './config-error.js';
 import { openLogs, type Logs } from '../log/setup.js';
+import { ensureLogDirectory, LogFileRefusedError } from '../log/safe-open.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
-import { removeAbandonedTemporaries } from '../os/pool-sockets.js';
+import { removeAbandonedTemporaries } from '../os/socket-place.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
 import { canObserveSyscalls } from '../os/worker-activity.js';
-import { formatAddress } from '../os/sockaddr.js';
+import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
+import { addressHolder } from '../os/address-holder.js';
 import type { Configuration, PoolConfig } from '../config/types.js';
-import { serveInstance, type BoundPool } from '../runtime/serve.js';
+import { serveInstance, type BoundPool, type ServeOptions } from '../runtime/serve.js';
 import { unixSocketOptions } from '../runtime/pool-runtime.js';
 import { claimInstance, PublishedInstance } from '../control/instance.js';
 import { ensureRunDirectory, runDirectory } from '../control/run-dir.js';
 import { DAEMON_FLAG, detachFromLauncher, launchDaemon, reportToLauncher } from '../control/daemonize.js';
-import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-function bindFailure(error: unknown, address: string): CliError {
+/**
+ * What to say about an address someone holds: the holder, when /proc can tell, and the status hint
+ * only when it is one of ours (a port held by nginx is not another instance).
+ */
+function heldBy(address: ListenAddress): string {
+  const selector = address.kind === 'unix' ? `-s ${address.path}` : `-p ${address.port}`;
+  const instanceHint = `is another instance running? see 'fcgi-spawn status ${selector}'`;
+  const holder = addressHolder(address);
+  if (!holder) return `; ${instanceHint}`;
+  const held = `${holder.bound} is held by ${holder.name} (pid ${holder.pid})`;
+  return holder.ours ? `; ${held}: ${instanceHint}` : `; ${held}`;
+}
+
+function bindFailure(error: unknown, address: ListenAddress): CliError {
+  const name = formatAddress(address);
   if (error instanceof SocketPathError) {
-    const hint = error.reason === 'in-use' ? `; is another instance running? see 'fcgi-spawn status -s ${error.path}'` : '';
-    return new CliError(`unable to bind ${address}: ${error.message}${hint}`, START_EXIT.cannotBind);
+    const hint = error.reason === 'in-use' ? heldBy(address) : '';
+    return new CliError(`unable to bind ${name}: ${error.message}${hint}`, START_EXIT.cannotBind);
   }
   if (error instanceof SyscallError) {
     const cause = `${error.code} (${error.description})`;
     if (error.code === 'EACCES' || error.code === 'EPERM') {
-      const hint = address.includes('/') ? '; check the permissions of its directory' : '; ports below 1024 need root or CAP_NET_BIND_SERVICE';
-      return new CliError(`unable to ${error.syscall} ${address}: ${cause}${hint}`, START_EXIT.permissionDenied);
+      const hint = address.kind === 'unix' ? '; check the permissions of its directory' : '; ports below 1024 need root or CAP_NET_BIND_SERVICE';
+      return new CliError(`unable to ${error.syscall} ${name}: ${cause}${hint}`, START_EXIT.permissionDenied);
     }
-    const hint = error.code === 'EADDRINUSE' ? `; is another instance running? see 'fcgi-spawn status'` : '';
-    return new CliError(`unable to ${error.syscall} ${address}: ${cause}${hint}`, START_EXIT.cannotBind);
+    const hint = error.code === 'EADDRINUSE' ? heldBy(address) : '';
+    return new CliError(`unable to ${error.syscall} ${name}: ${cause}${hint}`, START_EXIT.cannotBind);
   }
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EPERM' || code === 'EACCES') return new CliError(`unable to set up ${address}: ${describeError(error)}`, START_EXIT.permissionDenied);
-  return new CliError(`unable to bind ${address}: ${describeError(error)}`, START_EXIT.cannotBind);
+  if (code === 'EPERM' || code === 'EACCES') return new CliError(`unable to set up ${name}: ${describeError(error)}`, START_EXIT.permissionDenied);
+  return new CliError(`unable to bind ${name}: ${describeError(error)}`, START_EXIT.cannotBind);
 }
 
 /** Binds a pool's socket, or throws a CliError with the exit code of the problem. */
 export function bindPool(config: PoolConfig): ListenSocket {
-  const name = formatAddress(config.address);
   try {
     if (config.address.kind === 'unix') {
       removeAbandonedTemporaries(config.address.path);
@@ -53,7 +67,7 @@ export function bindPool(config: PoolConfig): ListenSocket {
     }
     return ListenSocket.openTcp(config.address, { backlog: config.backlog });
   } catch (error) {
-    throw bindFailure(error, name);
+    throw bindFailure(error, config.address);
   }
 }
 
@@ -66,15 +80,17 @@ export function logDirectory(env: NodeJS.ProcessEnv, euid: number): string {
 }
 
 /**
- * A daemon's default log directory, created on demand. A user without a writable home (a system
- * account) gets its run directory instead: lost at reboot, but the daemon still starts and logs.
+ * A daemon's default log directory, created on demand, only inside directories no other user can
+ * write (log/safe-open.ts). A user without a writable home (a system account) gets its run directory
+ * instead: lost at reboot, but the daemon still starts and logs.
  */
-function defaultLogDirectory(euid: number): string {
+async function defaultLogDirectory(euid: number): Promise<string> {
   const dir = logDirectory(process.env, euid);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    await ensureLogDirectory(dir, 0o750);
     return dir;
   } catch (error) {
+    if (error instanceof LogFileRefusedError) throw error;
     if (process.env.FCGI_SPAWN_LOG_DIR || euid === 0) {
       throw new CliError(`unable to create log directory ${dir}: ${describeError(error)}; pass --log-file and --worker-log`, START_EXIT.usage);
     }
@@ -88,24 +104,48 @@ async function openInstanceLogs(configuration: Configuration, euid: number): Pro
   const { supervisor, pools } = configuration;
   if (!supervisor.daemonized) return openLogs(supervisor, pools, { foreground: true });
   if (supervisor.logFile !== undefined && pools.every((pool) => pool.workerLog !== undefined)) return openLogs(supervisor, pools, { foreground: false });
-  const dir = defaultLogDirectory(euid);
+  const dir = await defaultLogDirectory(euid);
   return openLogs(supervisor, pools, { foreground: false, defaultLogFile: join(dir, `${supervisor.name}.log`), defaultWorkerLog: join(dir, `${supervisor.name}.workers.log`) });
 }
 
-/** Binds every pool, or releases what was bound and throws the first failure. */
+/** A log file or directory another user could swap (log/safe-open.ts) is exit 4; anything else as it was. */
+function refusedLogFailure(error: unknown, euid: number): unknown {
+  if (!(error instanceof LogFileRefusedError)) return error;
+  return new CliError(`${error.message}; as uid ${euid} logs are written only where no other user can swap files (README: Security)`, START_EXIT.permissionDenied);
+}
+
+/** The stats HTTP server, when configured; a bind failure ends start-up with its exit code, as a pool's does. */
+function statsOpener(address: ListenAddress | undefined): Pick<ServeOptions, 'openStats'> {
+  if (address === undefined) return {};
+  return {
+    openStats: async (read) => {
+      const { startStatsServer } = await import('../status/http-server.js');
+      try {
+        return await startStatsServer(address, read);
+      } catch (error) {
+        const failure = bindFailure(error, address);
+        throw new CliError(`--stats: ${failure.message}`, failure.exitCode);
+      }
+    },
+  };
+}
+
+/** Binds every pool, or releases what was bound and throws the first failure (naming its pool, when it has a name). */
 function bindPools(pools: readonly PoolConfig[]): BoundPool[] {
   const bound: BoundPool[] = [];
-  try {
-    for (const config of pools) {
+  for (const config of pools) {
+    try {
       const socket = bindPool(config);
       bound.push({ config, socket });
       socket.setBlocking(config.blocking !== 'nonblocking');
+    } catch (error) {
+      for (const pool of bound) pool.socket.close();
+      // As a reload's 'pool NAME not added: …' says which pool.
+      if (error instanceof CliError && config.name !== 'default') throw new CliError(`pool ${config.name}: ${error.message}`, error.exitCode);
+      throw error;
     }
-    return bound;
-  } catch (error) {
-    for (const pool of bound) pool.socket.close();
-    throw error;
   }
+  return bound;
 }
 
 /** The foreground instance, or the daemon's: claim the name, bind every pool, serve until stopped. */
@@ -115,8 +155,11 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
   if (supervisor.daemonized) detachFromLauncher();
   // Workers get the socket and their stdio, nothing else we happened to inherit.
   closeInheritedOnExec();
-  // Logs first: a log directory that is missing or read-only fails start-up (exit 2) before anything is bound.
-  const logs = await openInstanceLogs(configuration, euid);
+  // Logs first: a log directory that is missing or read-only fails start-up (exit 2), one another user could
+  // write is refused (exit 4), before anything is bound.
+  const logs = await openInstanceLogs(configuration, euid).catch((error: unknown) => {
+    throw refusedLogFailure(error, euid);
+  });
   for (const warning of remoteWarnings(configuration)) logs.logger.log('warn', warning);
   try {
     const first = configuration.pools[0] as PoolConfig;
@@ -130,7 +173,12 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
     });
     const pools = bindPools(configuration.pools);
     try {
-      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady });
+      // Each pool's worker log opens here, through the same checks as the supervisor log.
+      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) }).catch(
+        (error: unknown) => {
+          throw refusedLogFailure(error, euid);
+        },
+      );
       if (served.exit.code !== 0) {
         const reason = `${served.exit.reason ?? 'no worker became ready'}${served.lastStderrLine ? `; its last stderr line: ${served.lastStderrLine}` : ''}`;
         throw new CliError(`start failed: ${reason}`, served.exit.code);

@@ -6,7 +6,7 @@
 import { CliError } from '../errors.js';
 import type { InstanceSelector, LocatedInstance } from '../control/locate.js';
 import { identityOf, isSameProcess } from '../control/record.js';
-import { removeQuietly } from '../control/files.js';
+import { removePidFileIfHolds, removeQuietly } from '../control/files.js';
 import { killAll, terminate, waitGone } from '../control/terminate.js';
 import { parseSeconds } from '../config/values.js';
 import { locate } from './instance-selector.js';
@@ -54,10 +54,17 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
   return STOP_EXIT.stopped;
 }
 
-/** What a supervisor that died without cleaning up left: its files, and its socket file if nobody accepts there. */
+/**
+ * What a supervisor that died without cleaning up left: its files, and its socket file if nobody accepts there.
+ * A pidfile goes only while it still holds that supervisor's pid (another instance or service may have it now).
+ */
 async function removeLeftovers(instance: LocatedInstance): Promise<void> {
-  for (const path of [instance.paths.pidfile, instance.paths.record, instance.paths.control]) removeQuietly(path);
-  if (instance.record?.extraPidfile) removeQuietly(instance.record.extraPidfile);
+  const pid = instance.record?.supervisor.pid ?? (instance.status.state === 'stopped' ? undefined : instance.status.pid);
+  if (pid !== undefined) {
+    removePidFileIfHolds(instance.paths.pidfile, pid);
+    if (instance.record?.extraPidfile) removePidFileIfHolds(instance.record.extraPidfile, pid);
+  }
+  for (const path of [instance.paths.record, instance.paths.control]) removeQuietly(path);
   if (instance.record?.address.startsWith('/')) {
     const { removeStaleSocketPath } = await import('../os/listen-socket.js');
     removeStaleSocketPath(instance.record.address);

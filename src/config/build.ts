@@ -11,6 +11,7 @@ import { reportIssues } from './file-issues.js';
 import { flagLayer, type Flags } from './flags.js';
 import { fileLayer, Values, type Layer } from './layers.js';
 import { optionsOf } from './options.js';
+import { isLoopback } from './listen.js';
 import { label, Problems, quote, type Locate, type Origin } from './problems.js';
 import { resolvePool } from './resolve-pool.js';
 import { parseFile, POOL_NAME } from './schema.js';
@@ -122,6 +123,10 @@ function supervisorConfig(values: Values, sources: Sources, pools: readonly Pool
     if (logFile !== undefined && pool.workerLog?.kind === 'file' && pool.workerLog.path === logFile) {
       problems.add(values.origin('log-file'), `--log-file and --worker-log name the same file '${logFile}': give each log its own file`);
     }
+  }
+  const stats = values.value('stats');
+  if (stats !== undefined && !isLoopback(stats) && values.value('stats-allow-remote') !== true) {
+    problems.add(values.origin('stats'), `--stats ${quote(formatAddress(stats))} is reachable from other hosts, and the status names programs, pids and addresses: use 127.0.0.1, [::1] or a Unix socket path, or pass --stats-allow-remote`);
   }
   if (name === undefined) return undefined;
   const main = sources.main?.file;

@@ -1,6 +1,7 @@
 /** Parsed values written back as a config file would write them (config print, config check, the docs, the schema). */
 import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
 import { option, type OptionName } from './options.js';
+import { formatRlimit, type Rlimit } from './rlimit.js';
 import { formatSize } from './size.js';
 import type { WorkerLogTarget } from './types.js';
 
@@ -15,6 +16,8 @@ export function fileValue(name: OptionName, value: unknown): unknown {
       return formatSize(value as number);
     case 'signal':
       return (value as string).replace(/^SIG/, '');
+    case 'rlimit':
+      return formatRlimit(value as Rlimit, option(name).kind.unit ?? 'count');
     case 'listen':
       return formatAddress(value as ListenAddress);
     case 'worker-log': {

@@ -57,6 +57,30 @@ function listenFromFlags(parsed: Map<OptionName, unknown>, flags: Flags, problem
   return problems.count === before;
 }
 
+const PROGRAM_ORIGIN: Origin = { kind: 'flag', flag: '-f' };
+
+/**
+ * spawn-fcgi's -f: the program, when none follows `--`. spawn-fcgi ran it through /bin/sh (`exec PROGRAM`), so a
+ * value with arguments worked there; here nothing goes through a shell, so it is refused with the `--` form that
+ * means the same. spawn-fcgi ignored -f beside a program after `--`: here that is an error, not a silent choice.
+ * undefined: no -f; false: refused.
+ */
+function programFromFlag(parsed: Map<OptionName, unknown>, command: readonly string[], problems: Problems): string | false | undefined {
+  const program = parsed.get('program') as string | undefined;
+  parsed.delete('program');
+  if (program === undefined) return undefined;
+  if (command.length > 0) {
+    problems.add(PROGRAM_ORIGIN, `-f ${quote(program)} and the program after -- (${quote(command[0])}) both name the worker: give one`);
+    return false;
+  }
+  if (/\s/.test(program)) {
+    const words = program.trim().split(/\s+/).join(' ');
+    problems.add(PROGRAM_ORIGIN, `invalid -f ${quote(program)}: one program, run without a shell; a program with arguments goes after --: -- ${words}`);
+    return false;
+  }
+  return program;
+}
+
 /** The flags of `start` (and `config print`) as the top layer. `command`: the words after `--`. */
 export function flagLayer(flags: Flags, command: readonly string[], problems: Problems, cwd: string): Layer {
   const parsed = new Map<OptionName, unknown>();
@@ -81,7 +105,12 @@ export function flagLayer(flags: Flags, command: readonly string[], problems: Pr
   }
   if (!listenFromFlags(parsed, flags, problems, cwd)) failed.add('listen');
   origins.set('listen', { kind: 'flag', flag: flags.socket !== undefined ? '--socket' : flags.port !== undefined ? '--port' : '--listen' });
-  if (command.length > 0) {
+  const program = programFromFlag(parsed, command, problems);
+  if (program === false || failed.has('program')) failed.add('command');
+  else if (program !== undefined) {
+    parsed.set('command', [program]);
+    origins.set('command', PROGRAM_ORIGIN);
+  } else if (command.length > 0) {
     // As in spawn-fcgi, a relative program on the command line is relative to the workers' directory (-d).
     parsed.set('command', command);
     origins.set('command', COMMAND_ORIGIN);

@@ -4,6 +4,7 @@
  * JSON Schema when a configuration is actually loaded.
  */
 import type { ListenAddress } from '../os/sockaddr.js';
+import { rlimitExpected, type Rlimit, type RlimitUnit } from './rlimit.js';
 import type { WorkerLogTarget } from './types.js';
 import { durationExpected, SIGNAL_EXPECTED, type DurationRange } from './values.js';
 
@@ -23,7 +24,8 @@ export type KindType =
   | 'env'
   | 'argv'
   | 'listen'
-  | 'worker-log';
+  | 'worker-log'
+  | 'rlimit';
 
 export interface Kind<T> {
   readonly type: KindType;
@@ -39,6 +41,7 @@ export interface Kind<T> {
   readonly max?: number;
   readonly range?: DurationRange;
   readonly choices?: readonly (string | number)[];
+  readonly unit?: RlimitUnit;
   /** Phantom: the type the value becomes. */
   readonly parsed?: (value: T) => T;
 }
@@ -105,3 +108,6 @@ export const LISTEN_EXPECTED = 'HOST:PORT, [IPV6]:PORT or a Unix socket path (wi
 export const listen: Kind<ListenAddress> = { type: 'listen', expected: LISTEN_EXPECTED, arg: 'address', relative: true };
 
 export const workerLog: Kind<WorkerLogTarget> = { type: 'worker-log', expected: 'a file path, inherit or none', arg: 'path|inherit|none', relative: true };
+
+/** A resource limit: one value for soft and hard, or SOFT:HARD; `unlimited` (rlimit.ts). */
+export const rlimit = (unit: RlimitUnit): Kind<Rlimit> => ({ type: 'rlimit', expected: rlimitExpected(unit), arg: unit === 'bytes' ? 'size' : 'n', unit });

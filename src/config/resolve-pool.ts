@@ -9,6 +9,7 @@ import { resolveProgram } from '../os/executable.js';
 import { lookupGroup, lookupUser, type PasswdEntry } from '../os/libc.js';
 import { UNIX_PATH_MAX } from '../os/sockaddr.js';
 import { COMMAND_ORIGIN } from './flags.js';
+import { checkLimits } from './limits.js';
 import type { Values } from './layers.js';
 import { optionsOf } from './options.js';
 import { resolveProcessManager } from './process-manager.js';
@@ -127,6 +128,7 @@ export function resolvePool(values: Values, context: PoolContext, problems: Prob
   const [user, socketUser] = rootOk ? [userEntry(values, 'user', problems), userEntry(values, 'socket-user', problems)] : [];
   const identity = workerIdentity(values, context, user, problems);
   const cwd = workingDirectory(values, context, problems);
+  checkLimits(values, problems);
   const env = workerEnv(values, context, user, problems);
   const format = values.given('worker-log-format');
   const workerLog = values.value('worker-log');

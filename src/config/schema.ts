@@ -15,6 +15,7 @@ import type { Kind } from './kinds.js';
 import { parseListen } from './listen.js';
 import { option, optionsOf, type OptionName } from './options.js';
 import { fileValue } from './file-values.js';
+import { parseRlimit, rlimitPattern } from './rlimit.js';
 import { parseSize } from './size.js';
 import type { WorkerLogTarget } from './types.js';
 import {
@@ -54,7 +55,7 @@ function inputOf(kind: Kind<unknown>, meta: Record<string, unknown>): z.ZodType 
     input.meta(meta).transform((value, ctx) => guarded(kind, () => parse(value), ctx));
   switch (kind.type) {
     case 'integer':
-      return then(z.union([z.int(error).min(kind.min ?? 0, error).max(kind.max ?? Number.MAX_SAFE_INTEGER, error), z.string(error).regex(/^\d+$/, error)], error), (v) =>
+      return then(z.union([z.int(error).min(kind.min ?? 0, error).max(kind.max ?? Number.MAX_SAFE_INTEGER, error), z.string(error).regex(/^-?\d+$/, error)], error), (v) =>
         parseInteger(NO_NAME, String(v), kind.min ?? 0, kind.max ?? Number.MAX_SAFE_INTEGER),
       );
     case 'duration':
@@ -92,6 +93,12 @@ function inputOf(kind: Kind<unknown>, meta: Record<string, unknown>): z.ZodType 
       return then(z.array(z.string(error).refine((arg) => !arg.includes('\0'), error), error).min(1, error).refine((list) => list[0] !== '', error), (v) => v);
     case 'listen':
       return then(z.string(error), (v) => parseListen(NO_NAME, v));
+    case 'rlimit':
+      return then(z.union([z.int(error).min(0, error), z.string(error).regex(rlimitPattern(kind.unit ?? 'count'), error)], error), (v) => {
+        const limit = parseRlimit(String(v), kind.unit ?? 'count');
+        if (limit === undefined) throw new InvalidValueError(NO_NAME, String(v), kind.expected);
+        return limit;
+      });
     case 'worker-log':
       return then(z.string(error).min(1, error), (v): WorkerLogTarget => (v === 'inherit' || v === 'none' ? { kind: v } : { kind: 'file', path: parseText(NO_NAME, v) }));
   }

@@ -7,6 +7,7 @@
 import type { BlockingMode, ProcessManager } from '../core/policy.js';
 import type { LogLevel, SupervisorLogFormat, WorkerLogFormat } from './log-values.js';
 import type { ListenAddress } from '../os/sockaddr.js';
+import type { Rlimit } from './rlimit.js';
 
 /** Where worker output goes: captured into a file, inherited (ours), or /dev/null. */
 export type WorkerLogTarget =
@@ -41,6 +42,11 @@ export interface PoolConfig {
   readonly cwd: string;
   readonly identity?: WorkerIdentity;
   readonly umask?: number;
+  /** Resource limits, niceness and OOM score set before the worker's exec (runtime/worker-command.ts); undefined: inherited. */
+  readonly rlimitNofile?: Rlimit;
+  readonly rlimitCore?: Rlimit;
+  readonly nice?: number;
+  readonly oomScoreAdj?: number;
   readonly fd: 0 | 3;
   readonly blocking: BlockingMode;
   readonly startRetries: number;
@@ -95,6 +101,10 @@ export interface SupervisorConfig {
   readonly logMaxFiles?: number;
   /** Reload when the config file (or an included one) changes. */
   readonly watchConfig: boolean;
+  /** The stats HTTP server's address (uWSGI's `stats`); undefined: none. */
+  readonly stats?: ListenAddress;
+  /** The stats server may listen on a non-loopback address (always set by config/; optional for hand-built configurations). */
+  readonly statsAllowRemote?: boolean;
   /** The config file loaded, absolute; undefined when everything came from flags. */
   readonly configFile?: string;
   /** Every file read to build this configuration (the config file and its includes): what watch-config watches. */

@@ -18,7 +18,8 @@ export class InvalidValueError extends Error {
 }
 
 export function parseInteger(option: string, value: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+  // A sign only where the range has negatives (nice, oom-score-adj); `-0` is a typo, not 0.
+  if (!(min < 0 ? /^(-?[1-9]\d*|\d+)$/ : /^\d+$/).test(value) || Number(value) < min || Number(value) > max) {
     throw new InvalidValueError(option, value, `an integer from ${min} to ${max}`);
   }
   return Number(value);

@@ -3,7 +3,7 @@
  * file in the same directory, then rename), so no reader ever sees half a pidfile. No fsync: this is
  * runtime state (on tmpfs under /run), worthless after a reboot, and rewritten at every respawn.
  */
-import { closeSync, constants, fstatSync, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -103,4 +103,35 @@ export function readOwnFile(path: string, euid: number): Checked<string> {
 export function parsePid(text: string): number | undefined {
   const match = /^\s*(\d+)\s*$/.exec(text);
   return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Removes a pidfile only while it still holds `pid` (another instance may have taken the name, or a
+ * service the path since), read without following a link (O_NOFOLLOW), without blocking on a FIFO
+ * (O_NONBLOCK: a -P pidfile may sit in a directory others can write), and unlinked only while the
+ * name still is the regular file that was read (dev+ino).
+ */
+export function removePidFileIfHolds(path: string, pid: number): boolean {
+  if (path === '') return false;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return false;
+    const buffer = Buffer.alloc(32);
+    const text = buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0));
+    if (parsePid(text) !== pid) return false;
+    const now = lstatSync(path, { throwIfNoEntry: false });
+    if (now?.dev !== stat.dev || now.ino !== stat.ino) return false;
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -6,10 +6,11 @@
 import { resolve } from 'node:path';
 import { CliError, START_EXIT } from '../errors.js';
 import { ensureRunDirectory, instancePaths, runDirectory, RunDirectoryError, type InstancePaths } from './run-dir.js';
-import { readPidFile, removeQuietly, writeAtomically } from './files.js';
+import { removePidFileIfHolds, removeQuietly, writeAtomically } from './files.js';
 import { identityOf, isSameProcess, readRecord, readRecordChecked, writeRecord, type InstanceRecord, type ProcessIdentity } from './record.js';
 import { InstanceLock, InstanceLockError } from './instance-lock.js';
 import { terminate } from './terminate.js';
+import { socketOrphans } from './socket-orphans.js';
 import type { Logger } from '../log/logger.js';
 import { UNIX_PATH_MAX } from '../os/sockaddr.js';
 
@@ -69,14 +70,22 @@ function lockInstance(paths: InstancePaths, options: ClaimOptions): InstanceLock
   return lock;
 }
 
-/** Workers of a supervisor that died by SIGKILL still hold the port: stop them (by identity) first. */
+/**
+ * Workers of a supervisor that died by SIGKILL still hold the port: stop them (by identity) first,
+ * and whatever else holds its recorded sockets (helpers that left their worker's group, issue 9).
+ */
 async function stopOrphans(record: InstanceRecord, options: ClaimOptions): Promise<void> {
   const orphans = record.workers.filter(isSameProcess);
-  if (orphans.length === 0) return;
-  options.logger.log('warn', `${record.name}: the previous supervisor (pid ${record.supervisor.pid}) is gone but ${orphans.length} of its workers run: stopping them`, {
-    pids: orphans.map((o) => o.pid).join(','),
-  });
-  await terminate(orphans, { signal: options.stopSignal, timeoutMs: options.stopTimeoutMs, groups: true });
+  const strays = socketOrphans(record, orphans.map((orphan) => orphan.pid));
+  if (orphans.length === 0 && strays.length === 0) return;
+  const previous = `${record.name}: the previous supervisor (pid ${record.supervisor.pid}) is gone`;
+  if (orphans.length > 0) options.logger.log('warn', `${previous} but ${orphans.length} of its workers run: stopping them`, { pids: orphans.map((o) => o.pid).join(',') });
+  for (const stray of strays) options.logger.log('warn', `${previous}; process ${stray.identity.pid} (${stray.name}) still holds its socket: stopping it`);
+  await Promise.all([
+    terminate(orphans, { signal: options.stopSignal, timeoutMs: options.stopTimeoutMs, groups: true }),
+    // Not a worker: SIGTERM, as the reaper sends to what workers leave behind.
+    terminate(strays.map((stray) => stray.identity), { signal: 'SIGTERM', timeoutMs: options.stopTimeoutMs, groups: false }),
+  ]);
 }
 
 export interface PublishOptions {
@@ -90,6 +99,7 @@ export interface PublishOptions {
 export class PublishedInstance {
   private workers: readonly ProcessIdentity[] = [];
   private pools: readonly { readonly name: string; readonly address: string }[] = [];
+  private sockets: readonly number[] = [];
   private readonly base: Omit<InstanceRecord, 'workers'>;
 
   constructor(
@@ -133,15 +143,22 @@ export class PublishedInstance {
     this.writeRecord();
   }
 
+  /** Every pool's socket inodes, kept current across reloads (see stopOrphans). */
+  setSockets(inodes: readonly number[]): void {
+    if (inodes.length === this.sockets.length && inodes.every((inode, i) => inode === this.sockets[i])) return;
+    this.sockets = [...inodes];
+    this.writeRecord();
+  }
+
   remove(): void {
     // Remove only what still names us: a new instance may already have taken the name.
-    if (readPidFile(this.claimed.paths.pidfile) === process.pid) removeQuietly(this.claimed.paths.pidfile);
-    if (this.base.extraPidfile && readPidFile(this.base.extraPidfile) === process.pid) removeQuietly(this.base.extraPidfile);
+    removePidFileIfHolds(this.claimed.paths.pidfile, process.pid);
+    if (this.base.extraPidfile) removePidFileIfHolds(this.base.extraPidfile, process.pid);
     const record = readRecord(this.claimed.paths.record);
     if (!record || record.supervisor.pid === process.pid) removeQuietly(this.claimed.paths.record);
   }
 
   private writeRecord(): void {
-    writeRecord(this.claimed.paths.record, { ...this.base, pools: this.pools, workers: this.workers });
+    writeRecord(this.claimed.paths.record, { ...this.base, pools: this.pools, workers: this.workers, sockets: this.sockets });
   }
 }

@@ -21,13 +21,16 @@ export interface InstanceRecord {
   readonly supervisor: ProcessIdentity;
   /** The first pool's address (every pool's is in `pools`). */
   readonly address: string;
-  readonly pools?: readonly { readonly name: string; readonly address: string }[];
+  /** `protocol`: what the pool serves, when its configuration says (`probe` speaks it by default). */
+  readonly pools?: readonly { readonly name: string; readonly address: string; readonly protocol?: 'fastcgi' | 'http' | 'scgi' }[];
   readonly startedAt: string;
   /** `start` arguments as given (without the internal daemon flag). */
   readonly argv: readonly string[];
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly workers: readonly ProcessIdentity[];
+  /** The inodes of the pool's listening sockets: after a SIGKILLed supervisor, whatever still holds them is its. */
+  readonly sockets?: readonly number[];
   readonly extraPidfile?: string;
 }
 

@@ -1,9 +1,9 @@
 /**
  * A one-shot FastCGI client: one connection, one RESPONDER request, the CGI response.
- * Made for health checks (`fcgi-spawn probe`), so it fails with a kind a caller can map to an exit code.
+ * Made for health checks (`fcgi-spawn probe`), so it fails with a kind a caller can map to an exit code
+ * (the connection and its failures: probe/exchange.ts, shared with the HTTP and SCGI probes).
  */
-import net from 'node:net';
-import { getSystemErrorMap } from 'node:util';
+import { exchange, type ProbeAddress, type ResponseReader } from '../probe/exchange.js';
 import { parseCgiResponse, type CgiResponse } from './cgi.js';
 import {
   ProtocolError,
@@ -19,31 +19,9 @@ import {
   type FastCGIRecord,
 } from './protocol.js';
 
-export type FastCGIAddress =
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string };
+export { RequestError, formatAddress, type RequestErrorKind } from '../probe/exchange.js';
 
-/** `127.0.0.1:9000`, `[::1]:9000` or the socket path: the forms a user types. */
-export function formatAddress(address: FastCGIAddress): string {
-  if (address.kind === 'unix') return address.path;
-  return net.isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-/** refused: no connection (refused, no such socket, unreachable); timeout: the deadline passed; protocol: bad answer. */
-export type RequestErrorKind = 'refused' | 'timeout' | 'protocol';
-
-export class RequestError extends Error {
-  override readonly name = 'RequestError';
-
-  constructor(
-    readonly kind: RequestErrorKind,
-    message: string,
-    /** The errno name (ECONNREFUSED, ENOENT, ECONNRESET) when the socket reported one. */
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
+export type FastCGIAddress = ProbeAddress;
 
 export interface RequestOptions {
   readonly address: FastCGIAddress;
@@ -74,46 +52,25 @@ function requestBytes(options: RequestOptions): Buffer {
   ]);
 }
 
-function connect(address: FastCGIAddress): net.Socket {
-  return address.kind === 'unix'
-    ? net.createConnection({ path: address.path })
-    : net.createConnection({ host: address.host, port: address.port });
-}
-
-/** `ECONNREFUSED (connection refused)`. */
-function describeErrno(error: NodeJS.ErrnoException): string {
-  const code = error.code ?? 'error';
-  const text = typeof error.errno === 'number' ? getSystemErrorMap().get(error.errno)?.[1] : undefined;
-  return text ? `${code} (${text})` : `${code} (${error.message})`;
-}
-
-function socketError(where: string, error: NodeJS.ErrnoException, connected: boolean): RequestError {
-  if (!connected) {
-    return new RequestError('refused', `unable to connect to ${where}: ${describeErrno(error)}`, error.code);
-  }
-  return new RequestError(
-    'protocol',
-    `connection to ${where} failed before FCGI_END_REQUEST: ${describeErrno(error)}`,
-    error.code,
-  );
-}
-
-function timeoutError(where: string, timeoutMs: number, connected: boolean): RequestError {
-  const phase = connected ? 'connected, no FCGI_END_REQUEST yet' : 'still connecting';
-  return new RequestError('timeout', `no answer from ${where} within ${timeoutMs} ms (${phase})`);
-}
-
-function protocolError(where: string, error: unknown): RequestError {
-  const detail = error instanceof Error ? error.message : String(error);
-  return new RequestError('protocol', `${where} sent a malformed answer: ${detail}`);
-}
-
 /** Collects one request's output; returns the response once FCGI_END_REQUEST arrives. */
-class ResponseCollector {
+class ResponseCollector implements ResponseReader<FastCGIResponse> {
+  private readonly parser = new RecordParser();
   private readonly stdout: Buffer[] = [];
   private readonly stderr: Buffer[] = [];
 
-  accept(record: FastCGIRecord): FastCGIResponse | undefined {
+  push(chunk: Buffer): FastCGIResponse | undefined {
+    for (const record of this.parser.push(chunk)) {
+      const response = this.accept(record);
+      if (response) return response;
+    }
+    return undefined;
+  }
+
+  end(): undefined {
+    return undefined;
+  }
+
+  private accept(record: FastCGIRecord): FastCGIResponse | undefined {
     // Management records (request id 0) answer questions we never ask; nothing in them concerns us.
     if (record.requestId === 0) return undefined;
     if (record.requestId !== REQUEST_ID) {
@@ -148,40 +105,11 @@ class ResponseCollector {
 
 /** Sends one request and resolves with the response; rejects with a RequestError. Always destroys the socket. */
 export function request(options: RequestOptions): Promise<FastCGIResponse> {
-  const where = formatAddress(options.address);
-  return new Promise((resolve, reject) => {
-    const socket = connect(options.address);
-    const parser = new RecordParser();
-    const collector = new ResponseCollector();
-    let connected = false;
-    let settled = false;
-    const settle = (outcome: FastCGIResponse | RequestError): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      if (outcome instanceof RequestError) reject(outcome);
-      else resolve(outcome);
-    };
-    const timer = setTimeout(() => settle(timeoutError(where, options.timeoutMs, connected)), options.timeoutMs);
-
-    socket.once('connect', () => {
-      connected = true;
-      socket.write(requestBytes(options));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        for (const record of parser.push(chunk)) {
-          const response = collector.accept(record);
-          if (response) return settle(response);
-        }
-      } catch (error) {
-        settle(protocolError(where, error));
-      }
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => settle(socketError(where, error, connected)));
-    socket.on('close', () => {
-      settle(new RequestError('protocol', `${where} closed the connection before FCGI_END_REQUEST`));
-    });
+  return exchange({
+    address: options.address,
+    request: requestBytes(options),
+    reader: new ResponseCollector(),
+    timeoutMs: options.timeoutMs,
+    end: 'FCGI_END_REQUEST',
   });
 }

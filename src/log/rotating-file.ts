@@ -8,8 +8,11 @@
  * - Queued lines are gathered into one writev() of up to 1 MiB.
  * - Rotation happens only between lines, before a line that would take the file past `maxSize`, so a file never
  *   exceeds `maxSize` unless it holds a single longer line. Rotation is decided from our own byte count.
- * - After the renames the old descriptor is closed before anything else is written, so nothing is written to a
- *   file that was renamed away. `reopen()` (logrotate `create` mode) swaps to a fresh PATH the same way.
+ * - After the renames nothing is written until the new PATH is open, so nothing is written to a file that was
+ *   renamed away. `reopen()` (logrotate `create` mode) swaps to a fresh PATH the same way.
+ * - Every open (start, reopen, rotation) goes through safe-open.ts: a directory or file a worker's user could
+ *   have swapped is refused. At start that is an error (LogFileRefusedError); once running it is reported once
+ *   (`onRefused`), the previous file stays in use, and size rotation waits for the next open that succeeds.
  * - Backpressure, faults and drops: see sink.ts.
  */
 import { EventEmitter } from 'node:events';
@@ -26,6 +29,7 @@ import {
   type SinkLimits,
   type SinkStats,
 } from './sink.js';
+import { LogFileRefusedError, closeFd, openLogFile, renameForRotation, type OpenedLogFile } from './safe-open.js';
 
 export interface RotatingFileOptions extends SinkLimits, SinkFaultHandlers {
   readonly path: string;
@@ -35,30 +39,27 @@ export interface RotatingFileOptions extends SinkLimits, SinkFaultHandlers {
   readonly maxFiles?: number;
   /** Mode of files it creates (default 0o640: worker output may hold secrets). */
   readonly mode?: number;
+  /** A reopen or rotation found PATH unsafe (safe-open.ts): told once per attempt; the previous file stays in use. */
+  readonly onRefused?: (error: LogFileRefusedError) => void;
 }
 
 const MAX_BATCH_BYTES = 1024 * 1024;
 const MAX_BATCH_BUFFERS = 256;
-const OPEN_FLAGS = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT;
 
 type Operation = 'open' | 'rotate';
 
-/** Opens PATH at once, so that start-up fails with a clear message when the directory is missing or read-only. */
+/**
+ * Opens PATH at once, so that start-up fails with a clear message when the directory is missing or read-only,
+ * and with a LogFileRefusedError when it is not safe to write (safe-open.ts).
+ */
 export async function openRotatingFile(options: RotatingFileOptions): Promise<RotatingFile> {
   try {
-    const fd = await openAppend(options.path, options.mode);
-    const size = await new Promise<number>((resolve) => fs.fstat(fd, (error, stat) => resolve(error ? 0 : stat.size)));
-    return new RotatingFile(options, fd, size);
+    return new RotatingFile(options, await openLogFile(options.path, options.mode ?? 0o640));
   } catch (error) {
+    if (error instanceof LogFileRefusedError) throw error;
     const cause = error as NodeJS.ErrnoException;
     throw new Error(`unable to open log file ${options.path}: ${describeErrno(cause)}`, { cause });
   }
-}
-
-function openAppend(path: string, mode: number | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.open(path, OPEN_FLAGS, mode ?? 0o640, (error, fd) => (error ? reject(error) : resolve(fd)));
-  });
 }
 
 export class RotatingFile extends EventEmitter implements LineSink {
@@ -69,8 +70,11 @@ export class RotatingFile extends EventEmitter implements LineSink {
   private readonly fault: FaultState;
   private readonly queue: Buffer[] = [];
   private queuedBytes = 0;
-  private fd: number | null = null;
+  /** The file written to, and its directory; null after end(). */
+  private held: OpenedLogFile | null;
   private size = 0;
+  /** A rotation or reopen was refused: write on to the file held, past maxSize, until an open succeeds. */
+  private rotationHeld = false;
   private busy = false;
   private reopenWanted = false;
   private needDrain = false;
@@ -83,11 +87,10 @@ export class RotatingFile extends EventEmitter implements LineSink {
   private reopenRequests = 0;
   private reopenWaiters: { readonly request: number; readonly resolve: () => void }[] = [];
 
-  /** Use openRotatingFile(); `fd` is PATH opened for appending, `size` its current size. */
+  /** Use openRotatingFile(). */
   constructor(
     private readonly options: RotatingFileOptions,
-    fd: number,
-    size: number,
+    opened: OpenedLogFile,
   ) {
     super();
     this.maxSize = options.maxSize ?? 0;
@@ -95,8 +98,8 @@ export class RotatingFile extends EventEmitter implements LineSink {
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.fault = new FaultState(options, options.retryMs ?? 1000, options.maxRetryMs ?? 10_000);
-    this.fd = fd;
-    this.size = size;
+    this.held = opened;
+    this.size = opened.size;
   }
 
   /** After end() lines are dropped and counted: a late write must not crash the supervisor. */
@@ -140,9 +143,12 @@ export class RotatingFile extends EventEmitter implements LineSink {
     await this.flush();
     this.closed = true;
     this.fault.cancelRetry();
-    const fd = this.fd;
-    this.fd = null;
-    if (fd !== null) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+    const held = this.held;
+    this.held = null;
+    if (held !== null) {
+      closeFd(held.dirFd);
+      await new Promise<void>((resolve) => fs.close(held.fd, () => resolve()));
+    }
   }
 
   stats(): SinkStats {
@@ -156,17 +162,18 @@ export class RotatingFile extends EventEmitter implements LineSink {
       if (this.ending) this.dropQueue();
       return;
     }
-    if (this.reopenWanted || this.fd === null) return this.run('open');
+    if (this.held === null) return;
+    if (this.reopenWanted) return this.run('open');
     if (this.queue.length === 0) return this.settleWaiters();
     const batch = this.takeBatch();
     if (batch === null) return this.run('rotate');
     this.busy = true;
-    fs.writev(this.fd, batch, (error, written) => this.afterWrite(batch, error, written));
+    fs.writev(this.held.fd, batch, (error, written) => this.afterWrite(batch, error, written));
   }
 
   /** Takes queued whole lines that fit before the size limit; null: rotate first. */
   private takeBatch(): Buffer[] | null {
-    const budget = this.maxSize > 0 ? this.maxSize - this.size : Number.POSITIVE_INFINITY;
+    const budget = this.maxSize > 0 && !this.rotationHeld ? this.maxSize - this.size : Number.POSITIVE_INFINITY;
     const batch: Buffer[] = [];
     let bytes = 0;
     while (this.queue.length > 0 && bytes < MAX_BATCH_BYTES && batch.length < MAX_BATCH_BUFFERS) {
@@ -221,20 +228,29 @@ export class RotatingFile extends EventEmitter implements LineSink {
   private run(operation: Operation): void {
     this.busy = true;
     const seen = this.reopenRequests;
-    const step = operation === 'rotate' ? this.renameChain() : Promise.resolve();
+    const held = this.held as OpenedLogFile;
+    const step = operation === 'rotate' ? renameForRotation(held, this.options.path, this.maxFiles) : Promise.resolve();
     step
-      .then(() => openAppend(this.options.path, this.options.mode))
+      .then(() => openLogFile(this.options.path, this.options.mode ?? 0o640))
       .then(
-        (fd) => {
+        (opened) => {
+          this.busy = false;
+          if (this.closed) return void [opened.fd, opened.dirFd].forEach(closeFd);
           if (operation === 'rotate') this.totals.rotations += 1;
-          this.useDescriptor(fd, () => {
-            this.reopened(seen);
-            this.pump();
-          });
+          this.use(opened);
+          this.reopened(seen);
+          this.pump();
         },
         (error: NodeJS.ErrnoException) => {
           this.busy = false;
           this.reopened(seen);
+          if (error instanceof LogFileRefusedError) {
+            // Not a fault of the destination that time mends: keep writing to the file held, and say so once.
+            this.rotationHeld = true;
+            this.options.onRefused?.(error);
+            this.pump();
+            return;
+          }
           this.fault.fail(error, () => this.pump());
           // While failing nothing applies backpressure: release producers waiting for 'drain'.
           this.maybeDrain();
@@ -251,31 +267,13 @@ export class RotatingFile extends EventEmitter implements LineSink {
     this.reopenWaiters = pending;
   }
 
-  /** PATH.(N-1) → PATH.N, …, PATH → PATH.1; closes the descriptor of the renamed file before returning. */
-  private async renameChain(): Promise<void> {
-    const path = this.options.path;
-    for (let index = this.maxFiles - 1; index >= 1; index -= 1) {
-      await fs.promises.rename(`${path}.${index}`, `${path}.${index + 1}`).catch(ignoreMissing);
-    }
-    if (this.maxFiles > 0) await fs.promises.rename(path, `${path}.1`).catch(ignoreMissing);
-    else await fs.promises.unlink(path).catch(ignoreMissing);
-    this.closeDescriptor();
-  }
-
-  /** Makes `fd` current (size from fstat: an existing file is appended to), closing the previous one. */
-  private useDescriptor(fd: number, then: () => void): void {
-    fs.fstat(fd, (error, stat) => {
-      this.busy = false;
-      this.closeDescriptor();
-      this.fd = fd;
-      this.size = error ? 0 : stat.size;
-      then();
-    });
-  }
-
-  private closeDescriptor(): void {
-    if (this.fd !== null) fs.close(this.fd, () => {});
-    this.fd = null;
+  /** Makes `opened` current (its size counts: an existing file is appended to), closing the previous one. */
+  private use(opened: OpenedLogFile): void {
+    const previous = this.held;
+    this.held = opened;
+    this.size = opened.size;
+    this.rotationHeld = false;
+    if (previous !== null) [previous.fd, previous.dirFd].forEach(closeFd);
   }
 
   private drop(buffer: Buffer): void {
@@ -306,8 +304,4 @@ export class RotatingFile extends EventEmitter implements LineSink {
     for (const waiter of this.waiters) if (waiter.target <= this.settled) waiter.resolve();
     this.waiters = pending;
   }
-}
-
-function ignoreMissing(error: NodeJS.ErrnoException): void {
-  if (error.code !== 'ENOENT') throw error;
 }

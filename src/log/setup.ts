@@ -18,6 +18,7 @@ import type { PoolConfig, SupervisorConfig, WorkerLogTarget } from '../config/ty
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import type { Logger } from './logger.js';
 import { openRotatingFile } from './rotating-file.js';
+import { LogFileRefusedError } from './safe-open.js';
 import { describeErrno, type LineSink, type SinkRecovery } from './sink.js';
 import { StreamSink } from './stream-sink.js';
 import { createSupervisorLogger, type SupervisorLogger } from './supervisor-log.js';
@@ -60,6 +61,8 @@ export interface WorkerOutputs {
 export interface PoolOutput extends WorkerOutputs {
   /** Where the workers' output goes, as a person would look for it. */
   readonly location: string;
+  /** Lines dropped because the worker log could not be written (a file shared by pools counts for all of them). */
+  droppedLines(): number;
   release(): Promise<void>;
 }
 
@@ -143,15 +146,18 @@ export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
 export async function openLogs(supervisor: SupervisorConfig, pools: readonly PoolConfig[], options: OpenLogsOptions): Promise<Logs> {
   const logFile = resolveLogFile(supervisor, pools, options);
   const rotation = { maxSize: supervisor.logMaxSize, maxFiles: supervisor.logMaxFiles ?? DEFAULT_LOG_MAX_FILES };
+  // Files whose last reopen was refused (safe-open.ts): not listed as reopened.
+  const refused = new Set<string>();
   const supervisorLog = await explained('--log-file', () =>
     createSupervisorLogger({
       level: supervisor.logLevel,
       format: supervisor.logFormat,
       journal: options.journal ?? stderrIsJournal(),
+      onRefused: (error) => refused.add(error.path),
       ...(logFile !== undefined ? { file: { path: logFile, ...rotation } } : {}),
     }),
   );
-  return new OpenedLogs(supervisorLog, logFile, rotation, options);
+  return new OpenedLogs(supervisorLog, logFile, rotation, options, refused);
 }
 
 /** `unable to open log file X: ENOENT (no such file or directory)` + what to do, as a usage error. */
@@ -159,6 +165,8 @@ async function explained<T>(option: string, open: () => Promise<T>): Promise<T> 
   try {
     return await open();
   } catch (error) {
+    // Typed: commands/ gives it its own exit code.
+    if (error instanceof LogFileRefusedError) throw error;
     const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
     const hints: Readonly<Record<string, string>> = {
       ENOENT: `create its directory or choose another ${option}`,
@@ -193,6 +201,7 @@ class OpenedLogs implements Logs {
     logFile: string | undefined,
     private readonly rotation: { readonly maxSize: number | undefined; readonly maxFiles: number },
     private readonly options: OpenLogsOptions,
+    private readonly refused: Set<string>,
   ) {
     if (logFile !== undefined) this.logFile = logFile;
     this.logger = {
@@ -215,6 +224,7 @@ class OpenedLogs implements Logs {
     return {
       workerStdio,
       location,
+      droppedLines: () => shared?.sink.stats().droppedLines ?? 0,
       attachWorker: (pipes, origin) => this.attach(pipes, { ...origin, ...(poolName !== undefined ? { pool: poolName } : {}) }, shared?.sink ?? null, format),
       release: async () => {
         if (released || shared === null) return;
@@ -250,6 +260,10 @@ class OpenedLogs implements Logs {
           down_ms: recovery.downMs,
           dropped_lines: recovery.droppedLines,
         }),
+      onRefused: (error: LogFileRefusedError) => {
+        this.refused.add(error.path);
+        this.supervisorLog.log('error', `${error.message}; worker output still goes to the file opened before`);
+      },
     };
     const sink =
       target.kind === 'file'
@@ -295,13 +309,17 @@ class OpenedLogs implements Logs {
   async reopen(): Promise<void> {
     if (this.closing !== null) return;
     const started = performance.now();
+    this.refused.clear();
     const files = [...this.sinks.entries()].filter(([key]) => key !== INHERIT);
     await Promise.all([this.supervisorLog.reopen(), ...files.map(([, shared]) => shared.sink.reopen())]);
-    // A file that failed to open again was reported by its sink (onError); list only what works.
-    const reopened = [...(this.logFile !== undefined ? [this.logFile] : []), ...files.filter(([, shared]) => !shared.sink.stats().failing).map(([path]) => path)];
+    // A file that failed to open again was reported by its sink (onError, onRefused); list only what works.
+    const reopened = [
+      ...(this.logFile !== undefined ? [this.logFile] : []),
+      ...files.filter(([, shared]) => !shared.sink.stats().failing).map(([path]) => path),
+    ].filter((file) => !this.refused.has(file));
     const took = { took_ms: Math.round(performance.now() - started) };
     if (reopened.length > 0) this.supervisorLog.log('info', `log files reopened: ${reopened.join(', ')}`, took);
-    else this.supervisorLog.log('info', 'no log file to reopen (logging to stderr)');
+    else if (this.refused.size === 0) this.supervisorLog.log('info', 'no log file to reopen (logging to stderr)');
   }
 
   close(): Promise<void> {

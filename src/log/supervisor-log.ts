@@ -17,6 +17,7 @@ import winston from 'winston';
 import type { SupervisorLogFormat } from '../config/log-values.js';
 import { formatFields, type LogFields, type LogLevel, type Logger } from './logger.js';
 import { openRotatingFile } from './rotating-file.js';
+import type { LogFileRefusedError } from './safe-open.js';
 import { describeErrno, type LineSink, type SinkRecovery } from './sink.js';
 import { StreamSink } from './stream-sink.js';
 import { SinkTransport } from './winston-transport.js';
@@ -40,6 +41,8 @@ export interface SupervisorLogOptions {
   readonly stream?: Writable;
   /** Told once when the log file becomes unwritable (default: one line on stderr). */
   readonly onSinkError?: (message: string) => void;
+  /** Told when a reopen or rotation of the file was refused (safe-open.ts), besides the line it logs. */
+  readonly onRefused?: (error: LogFileRefusedError) => void;
 }
 
 const LEVELS: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, info: 2, debug: 3 };
@@ -71,6 +74,7 @@ function jsonLine(entry: Entry): string {
 interface SinkReports {
   readonly report: (message: string) => void;
   readonly recovered: (recovery: SinkRecovery) => void;
+  readonly refused: (error: LogFileRefusedError) => void;
 }
 
 async function openSink(options: SupervisorLogOptions, reports: SinkReports): Promise<LineSink> {
@@ -81,6 +85,7 @@ async function openSink(options: SupervisorLogOptions, reports: SinkReports): Pr
     maxQueued: SUPERVISOR_MAX_QUEUED,
     onError: (error: NodeJS.ErrnoException) => reports.report(describe(error)),
     onRecover: reports.recovered,
+    onRefused: reports.refused,
   };
   if (file === undefined) return new StreamSink(options.stream ?? process.stderr, { ...handlers, endStream: false });
   return openRotatingFile({ path: file.path, maxSize: file.maxSize, maxFiles: file.maxFiles, ...handlers });
@@ -95,7 +100,8 @@ export interface SupervisorLogger extends Logger {
 export async function createSupervisorLogger(options: SupervisorLogOptions): Promise<SupervisorLogger> {
   const report = options.onSinkError ?? ((message: string) => void process.stderr.write(`${message}\n`));
   let recovered = (recovery: SinkRecovery): void => void recovery;
-  const sink = await openSink(options, { report, recovered: (recovery) => recovered(recovery) });
+  let refused = (error: LogFileRefusedError): void => void error;
+  const sink = await openSink(options, { report, recovered: (recovery) => recovered(recovery), refused: (error) => refused(error) });
   const journal = options.journal && options.file === undefined;
   const line = winston.format.printf((info) =>
     options.format === 'json' ? jsonLine(toEntry(info)) : textLine(toEntry(info), journal),
@@ -109,6 +115,11 @@ export async function createSupervisorLogger(options: SupervisorLogOptions): Pro
   });
   let closed: Promise<void> | null = null;
   recovered = (recovery) => logRecovery(logger, recovery);
+  // The file opened before stays in use, so the log itself can tell.
+  refused = (error) => {
+    logger.log({ level: 'error', message: `${error.message}; still logging to the file opened before`, fields: undefined });
+    options.onRefused?.(error);
+  };
 
   return {
     log(level, message, fields) {

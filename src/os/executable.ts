@@ -25,9 +25,10 @@ function candidate(path: string): 'ok' | 'missing' | 'not-executable' {
 
 export function resolveProgram(program: string, cwd: string, searchPath: string | undefined): Resolution {
   const direct = program.includes('/');
+  // A PATH often names a directory twice (profile scripts prepend theirs again): try, and report, each once, in order.
   const paths = direct
     ? [isAbsolute(program) ? program : resolve(cwd, program)]
-    : (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter).filter(Boolean).map((dir) => join(resolve(cwd, dir), program));
+    : [...new Set((searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter).filter(Boolean).map((dir) => join(resolve(cwd, dir), program)))];
   let notExecutable = false;
   for (const path of paths) {
     const result = candidate(path);

@@ -69,8 +69,8 @@ function check(result: number, syscall: string, subject?: string): number {
   return result;
 }
 
-export function socket(domain: number, type: number, subject?: string): number {
-  return check(c.socket(domain, type, 0) as number, 'socket', subject);
+export function socket(domain: number, type: number, subject?: string, protocol = 0): number {
+  return check(c.socket(domain, type, protocol) as number, 'socket', subject);
 }
 
 export function bind(fd: number, sockaddr: Buffer, subject?: string): void {
@@ -218,6 +218,27 @@ export function sendUnixDatagram(path: string, message: Buffer): void {
   }
 }
 
+const sendCall = lib.func('intptr_t send(int fd, const void *buf, uintptr_t len, int flags)');
+const recvCall = lib.func('intptr_t recv(int fd, _Out_ void *buf, uintptr_t len, int flags)');
+const AF_NETLINK = 16;
+const MSG_DONTWAIT = 0x40;
+
+/**
+ * One netlink request and its reply datagram (sock_diag answers within send(), so the receive never waits:
+ * MSG_DONTWAIT makes sure of it). The messages are built and read by their module (os/sock-diag.ts).
+ */
+export function netlinkExchange(protocol: number, request: Buffer, replySize: number): Buffer {
+  const fd = socket(AF_NETLINK, 2 /* SOCK_DGRAM */ | SOCK_CLOEXEC, 'netlink', protocol);
+  try {
+    check(Number(sendCall(fd, request, request.length, 0)), 'send', 'netlink');
+    const reply = Buffer.alloc(replySize);
+    const length = check(Number(recvCall(fd, reply, reply.length, MSG_DONTWAIT)), 'recv', 'netlink');
+    return reply.subarray(0, length);
+  } finally {
+    close(fd);
+  }
+}
+
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
@@ -273,6 +294,61 @@ export function socketLocalPort(pid: number, fd: number): number | undefined {
   } finally {
     close(pidfd);
   }
+}
+
+// --- Paths relative to directory descriptors (issue 9: no root file reachable through a worker) ---
+// A worker's user may be able to write the directory a socket lives in: every step after the parent
+// directory was opened is taken relative to a descriptor, so a symlink or a renamed directory cannot
+// redirect it. Linux values.
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_CLOEXEC = 0o2000000;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const RENAME_NOREPLACE = 1;
+
+const at = {
+  openat: lib.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
+  mkdirat: lib.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+  fchownat: lib.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+  fchmodat: lib.func('int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)'),
+  renameat2: lib.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)'),
+  unlinkat: lib.func('int unlinkat(int dirfd, const char *path, int flags)'),
+};
+
+/** A directory entry relative to `dirfd`, opened read-only with O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC: never through a link. */
+export function openDirectoryAt(dirfd: number, name: string, subject = name): number {
+  return check(at.openat(dirfd, name, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) as number, 'openat', subject);
+}
+
+export function mkdirAt(dirfd: number, name: string, mode: number, subject = name): void {
+  check(at.mkdirat(dirfd, name, mode) as number, 'mkdirat', subject);
+}
+
+/** fchownat with AT_SYMLINK_NOFOLLOW: a link in the place of `name` is changed itself, never what it points to. -1 keeps. */
+export function chownAt(dirfd: number, name: string, uid: number, gid: number, subject = name): void {
+  check(at.fchownat(dirfd, name, uid >>> 0, gid >>> 0, AT_SYMLINK_NOFOLLOW) as number, 'fchownat', subject);
+}
+
+/**
+ * fchmodat with AT_SYMLINK_NOFOLLOW. Measured here (glibc 2.36, Linux 6.18): it changes a socket's
+ * mode and fails with EOPNOTSUPP on a symlink instead of following it. glibc before 2.32 fails with
+ * ENOTSUP for every file: callers that made the directory themselves (0700, only we can add to it)
+ * may then fall back to `followLinks`.
+ */
+export function chmodAt(dirfd: number, name: string, mode: number, options: { followLinks?: boolean; subject?: string } = {}): void {
+  const flags = options.followLinks ? 0 : AT_SYMLINK_NOFOLLOW;
+  check(at.fchmodat(dirfd, name, mode, flags) as number, 'fchmodat', options.subject ?? name);
+}
+
+/** renameat2: with RENAME_NOREPLACE an existing `newName` is an EEXIST error instead of being replaced. */
+export function renameAt(oldDirfd: number, oldName: string, newDirfd: number, newName: string, flags = 0, subject = newName): void {
+  check(at.renameat2(oldDirfd, oldName, newDirfd, newName, flags) as number, 'renameat2', subject);
+}
+
+/** unlinkat: the entry itself (a link is removed, never followed); AT_REMOVEDIR for an empty directory. */
+export function unlinkAt(dirfd: number, name: string, flags = 0, subject = name): void {
+  check(at.unlinkat(dirfd, name, flags) as number, 'unlinkat', subject);
 }
 
 // ── flock(2): the instance lock (control/instance-lock.ts) ──────────────────────────────────────
@@ -355,4 +431,45 @@ export function eventfdSignal(fd: number): void {
   const one = Buffer.alloc(8);
   one.writeBigUInt64LE(1n);
   check(Number(epoll.write(fd, one, 8)), 'write', 'eventfd');
+}
+
+// ── Child subreaper and reaping of adopted children (runtime/reaper.ts) ────────────────────────
+const PR_SET_CHILD_SUBREAPER = 36;
+const WNOHANG = 1;
+const prctl = lib.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)');
+const waitpidCall = lib.func('int waitpid(int pid, _Out_ int *status, int options)');
+const ECHILD = osConstants.errno.ECHILD;
+const signalNames = new Map<number, string>(Object.entries(osConstants.signals).map(([name, value]) => [value, name]));
+
+/**
+ * prctl(PR_SET_CHILD_SUBREAPER): orphans of our descendants (a worker's setsid()'d helper whose
+ * worker died) are reparented to this process instead of init, so we can stop and reap them.
+ */
+export function becomeChildSubreaper(): void {
+  check(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) as number, 'prctl(PR_SET_CHILD_SUBREAPER)');
+}
+
+export interface WaitStatus {
+  /** Exit code when the process exited by itself; null when a signal ended it. */
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+/**
+ * waitpid(pid, WNOHANG) on one child: its status when it had exited (and is now reaped), undefined
+ * while it runs or when it is not our child (ECHILD). Never called with -1: libuv waits for the
+ * pids it spawned itself, and a wait that took one of them from it would lose that worker's exit.
+ */
+export function reapChild(pid: number): WaitStatus | undefined {
+  const status = [0];
+  const result = waitpidCall(pid, status, WNOHANG) as number;
+  if (result === 0) return undefined;
+  if (result < 0) {
+    if (koffi.errno() === ECHILD) return undefined;
+    return fail('waitpid', String(pid));
+  }
+  const raw = status[0] ?? 0;
+  const termSignal = raw & 0x7f;
+  if (termSignal === 0) return { code: (raw >> 8) & 0xff, signal: null };
+  return { code: null, signal: signalNames.get(termSignal) ?? `signal ${termSignal}` };
 }

@@ -7,9 +7,11 @@
  * the first TCP socket binds exclusively and only then sets SO_REUSEPORT, so any other holder of the
  * port is refused while a later generation of this pool (SO_REUSEPORT before its bind) can still join.
  */
-import { fstatSync, lstatSync, unlinkSync, chmodSync, chownSync, renameSync } from 'node:fs';
+import { fstatSync, lstatSync, unlinkSync } from 'node:fs';
 import * as libc from './libc.js';
 import type { SocketIdentity } from './connections.js';
+import { unixListenQueue, type QueueLength } from './sock-diag.js';
+import { SocketPlace } from './socket-place.js';
 import { encodeSockaddr, decodePort, formatAddress, tcpFamily, type ListenAddress, type TcpAddress, type UnixAddress } from './sockaddr.js';
 
 export class SocketPathError extends Error {
@@ -40,13 +42,8 @@ export interface UnixOptions {
   readonly mode: number;
   readonly uid?: number;
   readonly gid?: number;
-  /** Bind at this path instead and rename it over address.path later (a new generation). */
-  readonly temporaryPath?: string;
-}
-
-interface PathIdentity {
-  readonly dev: number;
-  readonly ino: number;
+  /** Leave it in its private directory until renameOverPublicPath() (a new generation). */
+  readonly staged?: boolean;
 }
 
 export class ListenSocket {
@@ -57,14 +54,11 @@ export class ListenSocket {
     readonly address: ListenAddress,
     /** The socket's inode: what /proc/PID/fd links and epoll fdinfo name it by. */
     readonly inode: number,
-    private boundPath: string | undefined,
-    private pathIdentity: PathIdentity | undefined,
-  ) {
-    this.bindName = boundPath;
-  }
-
-  /** The path the socket was bound at: what /proc/net/unix shows for it and its connections, even after a rename. */
-  private readonly bindName: string | undefined;
+    /** Unix: where its file is (socket-place.ts). */
+    private readonly place: SocketPlace | undefined,
+    /** The path the socket was bound at: what /proc/net/unix shows for it and its connections, even after a rename. */
+    private readonly bindName: string | undefined,
+  ) {}
 
   static openTcp(address: TcpAddress, options: TcpOptions): ListenSocket {
     const family = tcpFamily(address.host) === 4 ? libc.AF_INET : libc.AF_INET6;
@@ -87,30 +81,34 @@ export class ListenSocket {
     }
   }
 
+  /**
+   * Bound in a private directory beside the public path, given its owner and mode there, then renamed
+   * into place (socket-place.ts): nothing is ever done by path in a directory others may write. The
+   * first socket of a pool probes the public path for a stale socket first, and never replaces what
+   * appears there after the probe.
+   */
   static openUnix(address: UnixAddress, options: UnixOptions): ListenSocket {
-    const bindPath = options.temporaryPath ?? address.path;
-    removeStaleSocket(bindPath);
-    const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, bindPath);
-    let bound = false;
+    if (!options.staged) removeStaleSocket(address.path);
+    const place = SocketPlace.create(address.path);
+    let fd: number | undefined;
     try {
-      // No moment with wider permissions than asked: bind under a restrictive umask, then widen.
+      const bindPath = place.bindPath;
+      fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, address.path);
+      // Nobody but us can reach the private directory; the umask still keeps the file 0600 until its mode is set.
       const previousUmask = process.umask(0o177);
       try {
-        libc.bind(fd, encodeSockaddr({ kind: 'unix', path: bindPath }), bindPath);
-        bound = true;
+        libc.bind(fd, encodeSockaddr({ kind: 'unix', path: bindPath }), address.path);
       } finally {
         process.umask(previousUmask);
       }
-      if (options.uid !== undefined || options.gid !== undefined) {
-        chownSync(bindPath, options.uid ?? -1, options.gid ?? -1);
-      }
-      chmodSync(bindPath, options.mode);
-      libc.listen(fd, options.backlog, bindPath);
-      const stat = lstatSync(bindPath);
-      return new ListenSocket(fd, address, fstatSync(fd).ino, bindPath, { dev: stat.dev, ino: stat.ino });
+      place.bound();
+      place.setOwnerAndMode(options.mode, options.uid, options.gid);
+      libc.listen(fd, options.backlog, address.path);
+      if (!options.staged) moveIntoPlace(place, address.path);
+      return new ListenSocket(fd, address, fstatSync(fd).ino, place, bindPath);
     } catch (error) {
-      libc.close(fd);
-      if (bound) unlinkSync(bindPath);
+      if (fd !== undefined) libc.close(fd);
+      place.close();
       throw error;
     }
   }
@@ -141,17 +139,25 @@ export class ListenSocket {
     if (wanted !== flags) libc.setStatusFlags(this.fd, wanted);
   }
 
-  /** Move a socket bound at a temporary path over its public path (Unix reload). */
+  /** Move a staged socket from its private directory over its public path (Unix reload). */
   renameOverPublicPath(): void {
-    if (!this.boundPath || this.address.kind !== 'unix' || this.boundPath === this.address.path) return;
-    renameSync(this.boundPath, this.address.path);
-    this.boundPath = this.address.path;
+    this.place?.moveToPublic({ replace: true });
   }
 
   /** TCP: the accept queue's length (TCP_INFO); Unix: unknown without sock_diag. */
   queueLength(): number | undefined {
     if (this.closed || this.address.kind !== 'tcp') return undefined;
     return libc.tcpListenQueue(this.fd).length;
+  }
+
+  /**
+   * The listen queue and its limit as the kernel keeps them (the backlog capped by net.core.somaxconn): TCP
+   * through TCP_INFO, Unix through sock_diag. Undefined when closed or unreadable.
+   */
+  queue(): QueueLength | undefined {
+    if (this.closed) return undefined;
+    if (this.address.kind === 'tcp') return libc.tcpListenQueue(this.fd);
+    return unixListenQueue(this.inode);
   }
 
   get isClosed(): boolean {
@@ -173,21 +179,23 @@ export class ListenSocket {
     if (this.closed) return;
     this.closed = true;
     libc.close(this.fd);
-    this.unlinkPath();
+    this.place?.close();
   }
 
   /** Remove the socket file (graceful stop: no new connect() reaches us) if it is still ours. */
   unlinkPath(): void {
-    if (!this.boundPath || !this.pathIdentity) return;
-    try {
-      const stat = lstatSync(this.boundPath);
-      if (stat.isSocket() && stat.ino === this.pathIdentity.ino && stat.dev === this.pathIdentity.dev) {
-        unlinkSync(this.boundPath);
-      }
-    } catch {
-      // Already gone (or the directory is): nothing of ours is left at the path.
-    }
-    this.pathIdentity = undefined;
+    this.place?.unlink();
+  }
+}
+
+/** A first socket never replaces what appeared at its path after the probe: probe again, once. */
+function moveIntoPlace(place: SocketPlace, path: string): void {
+  try {
+    place.moveToPublic({ replace: false });
+  } catch (error) {
+    if (!(error instanceof libc.SyscallError && error.code === 'EEXIST')) throw error;
+    removeStaleSocket(path);
+    place.moveToPublic({ replace: false });
   }
 }
 

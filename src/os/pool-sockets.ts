@@ -3,14 +3,12 @@
  * without drops"). TCP: each new socket joins the first one's SO_REUSEPORT group, and a classic BPF
  * program `ret #index` decides which member gets new connections; indices follow join order and
  * change when a member leaves (the last one moves into the hole), so the program is recomputed after
- * every join and leave. Unix: a new socket is bound at a temporary path beside the public one and
- * renamed over it when it should get new connections.
+ * every join and leave. Unix: a new socket is bound in a private directory beside the public path
+ * (socket-place.ts: no predictable temporary path anyone else could reach) and renamed over the
+ * public path when it should get new connections.
  */
-import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { ListenSocket, type UnixOptions } from './listen-socket.js';
 import { steerReusePortGroup } from './libc.js';
-import { UNIX_PATH_MAX } from './sockaddr.js';
 
 export class PoolSockets {
   private readonly sockets = new Map<number, ListenSocket>();
@@ -22,7 +20,7 @@ export class PoolSockets {
   constructor(
     first: ListenSocket,
     private backlog: number,
-    private unixOptions: Omit<UnixOptions, 'backlog' | 'temporaryPath'>,
+    private unixOptions: Omit<UnixOptions, 'backlog' | 'staged'>,
     firstGeneration = 1,
   ) {
     this.sockets.set(firstGeneration, first);
@@ -31,7 +29,7 @@ export class PoolSockets {
   }
 
   /** What the next generation's socket gets (a reloaded configuration). */
-  configure(backlog: number, unixOptions: Omit<UnixOptions, 'backlog' | 'temporaryPath'>): void {
+  configure(backlog: number, unixOptions: Omit<UnixOptions, 'backlog' | 'staged'>): void {
     this.backlog = backlog;
     this.unixOptions = unixOptions;
   }
@@ -55,7 +53,7 @@ export class PoolSockets {
       this.members.push(socket);
       this.applySteering();
     } else {
-      socket = ListenSocket.openUnix(address, { ...this.unixOptions, backlog: this.backlog, temporaryPath: temporaryPath(address.path, generation) });
+      socket = ListenSocket.openUnix(address, { ...this.unixOptions, backlog: this.backlog, staged: true });
     }
     socket.setBlocking(this.blocking);
     this.sockets.set(generation, socket);
@@ -117,51 +115,4 @@ export class PoolSockets {
     if (index === -1 || !member) return;
     steerReusePortGroup(member.fd, index, member.name);
   }
-}
-
-/**
- * Temporary sockets a supervisor killed during a reload left beside the public path
- * (`.NAME.PID.GEN` with PID gone): removed before a new pool binds there.
- */
-export function removeAbandonedTemporaries(publicPath: string): string[] {
-  const dir = dirname(publicPath);
-  const pattern = new RegExp(`^\\.${basename(publicPath).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.\\d+$`);
-  const removed: string[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return removed;
-  }
-  for (const entry of entries) {
-    const match = pattern.exec(entry);
-    if (!match || processAlive(Number(match[1]))) continue;
-    const path = join(dir, entry);
-    try {
-      if (lstatSync(path).isSocket()) {
-        unlinkSync(path);
-        removed.push(path);
-      }
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return removed;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export function temporaryPath(publicPath: string, generation: number): string {
-  const path = join(dirname(publicPath), `.${basename(publicPath)}.${process.pid}.${generation}`);
-  if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
-    throw new Error(`cannot bind a new generation beside ${publicPath}: ${path} is longer than ${UNIX_PATH_MAX} bytes`);
-  }
-  return path;
 }

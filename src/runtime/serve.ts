@@ -19,7 +19,13 @@ import { Supervisor, type SupervisorExit } from './supervisor.js';
 import { PoolRuntime, type PoolContext } from './pool-runtime.js';
 import { wireSignals } from './signals.js';
 import { instanceStatus } from './status.js';
+import { StatusModel } from '../status/model.js';
+import type { StatsServer } from '../status/http-server.js';
+import type { InstanceStatus } from '../status/types.js';
 import { WatchFollower } from './watch-follower.js';
+import { Reaper } from './reaper.js';
+import { followSupervisor } from './pool-reaping.js';
+import { isSpawnedChild } from './spawn.js';
 
 /** After the workers exited, how long to wait for their pipes to end before their last lines are read. */
 const OUTPUT_END_MS = 1000;
@@ -43,6 +49,8 @@ export interface ServeOptions {
   readonly instance: PublishedInstance;
   /** Every pool serves. */
   readonly onReady: () => void;
+  /** Starts the `stats` HTTP server (when configured) serving what `read` builds; rejects with the reason. */
+  readonly openStats?: (read: () => InstanceStatus) => Promise<StatsServer>;
 }
 
 export interface Served {
@@ -116,6 +124,9 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
   const waiters = new RequestWaiters();
   const notifier = new Notifier(process.env.NOTIFY_SOCKET);
   const stopping = { told: false };
+  // Reaper (issue 9): what workers leave behind is adopted, stopped with its generation or the pool, reaped.
+  const reaper = new Reaper({ logger, isSpawned: isSpawnedChild });
+  const model = new StatusModel();
   const outputs = await Promise.all(options.pools.map((pool) => logs.openWorkerOutput(pool.config)));
   const makePool = (bound: BoundPool, index: number) => (context: PoolContext) => new PoolRuntime(bound.config, bound.socket, outputs[index] as (typeof outputs)[number], context);
   let configuration = options.configuration;
@@ -146,21 +157,29 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       configuration = loaded;
       void watch.follow(loaded);
     },
+    onReconciled: (before, event, after) => model.counters.count(before, event, after),
     onDispatched: (state, effects) => {
       instance.setWorkers(workerPids(state));
       instance.setPools(poolAddresses(state));
       notifications(notifier, effects, state, stopping);
+      followSupervisor(reaper, state, effects, (key) => supervisor.pool(key));
+      instance.setSockets(state.pools.flatMap((pool) => supervisor.pool(pool.key)?.sockets.all().map((socket) => socket.inode) ?? []));
     },
   });
+  let stats: StatsServer | undefined;
+  const readStatus = (): InstanceStatus =>
+    instanceStatus(supervisor.snapshot, (key) => supervisor.pool(key), {
+      name: claimed.name,
+      ...(configuration.supervisor.configFile !== undefined ? { configFile: configuration.supervisor.configFile } : {}),
+      ...(stats ? { stats: stats.address } : {}),
+      startedAt,
+      now: performance.now(),
+      model,
+    });
   const handle = async (request: ControlRequest): Promise<ControlResponse> => {
     switch (request.command) {
       case 'status': {
-        const status = instanceStatus(supervisor.snapshot, (key) => supervisor.pool(key), {
-          name: claimed.name,
-          ...(configuration.supervisor.configFile !== undefined ? { configFile: configuration.supervisor.configFile } : {}),
-          startedAt,
-          now: performance.now(),
-        });
+        const status = readStatus();
         return { ok: true, message: status.phase, status };
       }
       case 'reload':
@@ -180,14 +199,20 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
         return { ok: true, message: 'reopening log files' };
     }
   };
+  // Before anything else is opened: a stats address that cannot be bound ends start-up, with nothing to undo.
+  stats = await options.openStats?.(readStatus);
   const watch = new WatchFollower((event) => supervisor.enqueue(event));
   await watch.follow(configuration);
   const control = await startControlServer(claimed.paths.control, handle);
   const unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
   logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
+  if (stats) logger.log('info', `stats: GET /metrics and /status on ${stats.address}`);
   try {
+    reaper.start();
     supervisor.start();
     const exit = await supervisor.finished;
+    // Before the sockets are gone from view: the last resort finds what still holds them by their inodes.
+    await reaper.finish(Math.max(0, ...configuration.pools.map((pool) => pool.stopTimeoutMs)));
     waiters.failAll('the supervisor stopped');
     await logs.outputEnded(OUTPUT_END_MS);
     const said = exit.failedPool && exit.failedSlot !== undefined ? exit.failedPool.workers.lastStderrLine(1, exit.failedSlot) : undefined;
@@ -196,6 +221,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     unwire();
     await watch.close();
     await stopControlServer(control, claimed.paths.control);
+    await stats?.close();
     instance.remove();
   }
 }

@@ -36,6 +36,13 @@ export class SpawnError extends Error {
   }
 }
 
+/** Pids spawned here whose exit libuv has not reported yet: libuv reaps them, runtime/reaper.ts must not. */
+const spawned = new Set<number>();
+
+export function isSpawnedChild(pid: number): boolean {
+  return spawned.has(pid);
+}
+
 export function spawnWorker(request: SpawnRequest): SpawnedWorker {
   const output = [request.stdio.stdout, request.stdio.stderr];
   const stdio = request.socketAt === 0 ? [request.socketFd, ...output] : ['ignore', ...output, request.socketFd];
@@ -57,7 +64,11 @@ export function spawnWorker(request: SpawnRequest): SpawnedWorker {
   child.catch(() => undefined);
   const pid = child.pid;
   if (pid === undefined) throw new SpawnError('ESPAWN', `could not start ${request.command.file}`);
+  spawned.add(pid);
   // 'exit', not 'close': 'close' waits for every holder of the pipes, grandchildren included.
-  child.on('exit', (code, signal) => request.onExit(pid, { code, signal }));
+  child.on('exit', (code, signal) => {
+    spawned.delete(pid);
+    request.onExit(pid, { code, signal });
+  });
   return { pid, stdout: child.stdout ?? null, stderr: child.stderr ?? null };
 }

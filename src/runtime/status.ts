@@ -1,45 +1,37 @@
-/** A running instance as `status` shows it: read from the supervisor's state, the pools' sockets and /proc. */
-import { readFileSync } from 'node:fs';
+/**
+ * A running instance as the status model (status/types.ts) shows it: read from the supervisor's state, the
+ * pools' sockets, /proc and the model's counters. Every reader (the control socket's `status`, the stats HTTP
+ * endpoint) builds it here.
+ */
 import type { PoolState } from '../core/pool.js';
 import { hasProcess } from '../core/slot.js';
 import type { SupervisorState } from '../core/supervisor.js';
-import type { InstanceStatus, PoolStatus, WorkerStatus } from '../control/protocol.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
 import { ConnectionLook } from '../os/connections.js';
 import { formatAddress } from '../os/sockaddr.js';
 import { workerActivity } from '../os/worker-activity.js';
+import { countWorkers, type StatusModel } from '../status/model.js';
+import { cpuMs, rssKiB, supervisorProcess } from '../status/process-stats.js';
+import type { InstanceStatus, PoolStatus, WorkerStatus } from '../status/types.js';
 import type { PoolRuntime } from './pool-runtime.js';
-
-/** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture we run on. */
-const MS_PER_TICK = 10;
-
-function rssKiB(pid: number): number | null {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-function cpuMs(pid: number): number | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
-  } catch {
-    return null;
-  }
-}
 
 export interface StatusContext {
   readonly name: string;
   readonly configFile?: string;
   readonly startedAt: number;
   readonly now: number;
+  /** Where the stats HTTP server listens, if anywhere. */
+  readonly stats?: string;
+  readonly model: StatusModel;
 }
 
-function poolStatus(name: string, state: PoolState, pool: PoolRuntime, now: number): PoolStatus {
+/** Wall-clock time of a moment on the monotonic clock `now` is read from. */
+function wallClock(at: number, now: number): string {
+  return new Date(Date.now() - (now - at)).toISOString();
+}
+
+function poolStatus(name: string, state: PoolState, pool: PoolRuntime, context: StatusContext): PoolStatus {
+  const { now, model } = context;
   const sockets: PoolSockets = pool.sockets;
   const workers: WorkerStatus[] = [];
   for (const generation of state.generations) {
@@ -54,6 +46,7 @@ function poolStatus(name: string, state: PoolState, pool: PoolRuntime, now: numb
         slot: slot.index,
         generation: generation.id,
         state: slot.state,
+        since: wallClock(slot.state === 'ready' ? slot.readyAt : slot.startedAt, now),
         uptimeMs: Math.round(now - slot.startedAt),
         restarts: slot.restarts,
         failures: slot.failures,
@@ -66,18 +59,23 @@ function poolStatus(name: string, state: PoolState, pool: PoolRuntime, now: numb
   }
   const serving = [...state.generations].reverse().find((g) => g.phase === 'serving') ?? state.generations[0];
   const socket = serving ? sockets.get(serving.id) : undefined;
-  const queueLength = socket?.queueLength();
+  const queue = socket?.queue() ?? null;
   const config = pool.config;
   return {
     name,
     address: formatAddress(config.address),
     backlog: config.backlog,
-    queue: socket && queueLength !== undefined ? { length: queueLength, limit: config.backlog } : null,
+    queue: queue ? { length: queue.length, limit: config.backlog } : null,
+    effectiveBacklog: queue?.limit ?? null,
+    queueMax: model.sampleQueue(name, queue?.length),
+    pm: (config as { readonly pm?: unknown }).pm === undefined ? 'static' : String((config as { readonly pm?: unknown }).pm),
     phase: state.phase,
     desiredWorkers: state.desiredWorkers,
     generation: serving?.id ?? 0,
     reloading: state.reload !== undefined,
     blocking: state.blocking,
+    workerCounts: countWorkers(workers),
+    counters: model.poolCounters(name, state, pool.output.droppedLines()),
     workers,
   };
 }
@@ -86,7 +84,7 @@ export function instanceStatus(state: SupervisorState, poolOf: (key: string) => 
   const pools: PoolStatus[] = [];
   for (const entry of state.pools) {
     const pool = poolOf(entry.key);
-    if (pool) pools.push(poolStatus(entry.name, entry.state, pool, context.now));
+    if (pool) pools.push(poolStatus(entry.name, entry.state, pool, context));
   }
   const first = pools[0];
   return {
@@ -97,6 +95,8 @@ export function instanceStatus(state: SupervisorState, poolOf: (key: string) => 
     configFile: context.configFile ?? null,
     configError: state.configError ?? null,
     reloading: state.loading !== undefined || state.outstanding.length > 0 || pools.some((pool) => pool.reloading),
+    stats: context.stats ?? null,
+    process: supervisorProcess(),
     pools,
     address: first?.address ?? '',
     backlog: first?.backlog ?? 0,

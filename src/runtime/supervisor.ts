@@ -39,6 +39,8 @@ export interface SupervisorOptions {
   readonly onConfigurationLoaded?: (configuration: Configuration) => void;
   /** After every dispatch: the state and what it did (records, systemd notifications follow it). */
   readonly onDispatched?: (state: SupervisorState, effects: readonly SupervisorEffect[]) => void;
+  /** Each event as it was applied, with the state before and after it (the status counters count from these). */
+  readonly onReconciled?: (before: SupervisorState, event: SupervisorEvent, after: SupervisorState) => void;
   readonly now?: () => number;
 }
 
@@ -103,8 +105,10 @@ export class Supervisor {
     const done: SupervisorEffect[] = [];
     try {
       for (let event = this.queue.shift(); event; event = this.queue.shift()) {
-        const { state, effects } = reconcileSupervisor(this.state, event, this.now());
+        const before = this.state;
+        const { state, effects } = reconcileSupervisor(before, event, this.now());
         this.state = state;
+        this.options.onReconciled?.(before, event, state);
         // Acts on processes and sockets first, then what reports them (log lines, callbacks) in their
         // own order: a respawn should not wait for a log write.
         for (const effect of effects) if (isAct(effect)) this.execute(effect);

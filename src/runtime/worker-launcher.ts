@@ -4,6 +4,7 @@
  * respawns), hands its output to the pool's worker log, and keeps what each slot's latest process
  * last wrote to stderr (for the message of a failed start).
  */
+import { getPriority } from 'node:os';
 import type { PoolConfig } from '../config/types.js';
 import type { WorkerOutput, WorkerOutputs } from '../log/setup.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
@@ -25,7 +26,8 @@ export class WorkerPool {
 
   /** The configuration a generation runs for its whole life. */
   assign(generation: number, config: PoolConfig): void {
-    this.generations.set(generation, { config, command: workerCommand(config) });
+    // The supervisor's niceness now: a generation's workers get the pool's `nice` whatever the supervisor runs at.
+    this.generations.set(generation, { config, command: workerCommand(config, { nice: getPriority(0) }) });
   }
 
   configOf(generation: number): PoolConfig | undefined {

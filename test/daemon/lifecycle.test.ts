@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { FIXTURES } from '../helpers/supervisor.js';
-import { DaemonSandbox } from '../helpers/daemon.js';
+import { daemonSandbox } from '../helpers/daemon.js';
 import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
 import { probe } from '../helpers/fastcgi.js';
 import { waitFor } from '../helpers/wait.js';
@@ -17,14 +17,8 @@ import { waitFor } from '../helpers/wait.js';
 const RESPONDER = join(FIXTURES, 'fcgi-responder.mjs');
 const ROOT_FLAG = process.geteuid?.() === 0 ? ['--allow-root'] : [];
 
-function sandbox(t: { after: (fn: () => Promise<void>) => void }): DaemonSandbox {
-  const box = new DaemonSandbox();
-  t.after(() => box.cleanup());
-  return box;
-}
-
 test('start returns only when the pool is ready (a slow starter), then stop ends everything', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   const started = Date.now();
   const start = await box.cli(['start', '-p', String(port), ...ROOT_FLAG, '--', process.execPath, join(FIXTURES, 'slow-starter.mjs'), '1200']);
@@ -47,7 +41,7 @@ test('start returns only when the pool is ready (a slow starter), then stop ends
 });
 
 test('a bind failure is reported by the launching command, with exit 3', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
@@ -59,7 +53,7 @@ test('a bind failure is reported by the launching command, with exit 3', async (
 });
 
 test('a worker that cannot start: start exits 1 with its reason, leaves nothing behind', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   const start = await box.cli(['start', '-p', String(port), '--start-retries', '1', ...ROOT_FLAG, '--', process.execPath, join(FIXTURES, 'crasher.mjs'), '4']);
   assert.equal(start.code, 1, start.stderr);
@@ -69,7 +63,7 @@ test('a worker that cannot start: start exits 1 with its reason, leaves nothing 
 });
 
 test('double start: exit 5 naming the running pid; status, list and JSON fields', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   const args = ['start', '--name', 'web', '-p', String(port), '-F', '2', ...ROOT_FLAG, '--', process.execPath, RESPONDER];
   assert.equal((await box.cli(args)).code, 0);
@@ -100,7 +94,7 @@ test('double start: exit 5 naming the running pid; status, list and JSON fields'
 });
 
 test('a stale pidfile naming an unrelated live process: status 1-or-3, start replaces it, the process survives', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.after(() => killQuietly(bystander.pid as number));
@@ -120,7 +114,7 @@ test('a stale pidfile naming an unrelated live process: status 1-or-3, start rep
 });
 
 test('-P writes an extra pidfile that stop -P finds; restart keeps the settings', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   const extra = join(box.dir, 'pool.pid');
   const start = await box.cli(['start', '-p', String(port), '-F', '3', '-P', extra, '-e', 'GREETING=kept', ...ROOT_FLAG, '--', process.execPath, RESPONDER]);
@@ -141,7 +135,7 @@ test('-P writes an extra pidfile that stop -P finds; restart keeps the settings'
 });
 
 test('reload and scale through the CLI; a broken reload exits 1 and keeps the old workers', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   const { chmodSync } = await import('node:fs');
   const worker = join(box.dir, 'worker.sh');
@@ -171,7 +165,7 @@ test('reload and scale through the CLI; a broken reload exits 1 and keeps the ol
 });
 
 test('the daemon survives its launching terminal session closing', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   // A shell in a session of its own stands in for a terminal: SIGHUP to its whole process group on close.
   const shell = spawn('setsid', ['sh', '-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(join(FIXTURES, '..', '..', 'bin', 'fcgi-spawn.js'))} start -p ${port} ${ROOT_FLAG.join(' ')} -- ${JSON.stringify(process.execPath)} ${JSON.stringify(RESPONDER)}; echo started; sleep 30`], {
@@ -194,7 +188,7 @@ test('the daemon survives its launching terminal session closing', async (t) => 
 });
 
 test('kill -9 of the daemon: the next start stops the orphans and takes the port', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   assert.equal((await box.cli(['start', '-p', String(port), '-F', '2', ...ROOT_FLAG, '--', process.execPath, RESPONDER])).code, 0);
   const record = box.record(`127.0.0.1-${port}`);
@@ -212,7 +206,7 @@ test('kill -9 of the daemon: the next start stops the orphans and takes the port
 });
 
 test('reopen-logs after logrotate moved the log: new lines go to the new file', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   assert.equal((await box.cli(['start', '--name', 'logs', '-p', String(port), '--steer-grace', '0.1', ...ROOT_FLAG, '--', process.execPath, RESPONDER])).code, 0);
   const log = join(box.logDir, 'logs.log');
@@ -229,7 +223,7 @@ test('reopen-logs after logrotate moved the log: new lines go to the new file', 
 });
 
 test('a stop that has to SIGKILL leaves no pidfile, record, control socket or socket file behind', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const path = join(box.dir, 'stuck.sock');
   // A worker that ignores the stop signal: the responder, with its graceful TERM handler replaced by nothing.
   const ignore = "await import(process.argv[1]); process.removeAllListeners('SIGTERM'); process.on('SIGTERM', () => {});";
@@ -245,7 +239,7 @@ test('a stop that has to SIGKILL leaves no pidfile, record, control socket or so
 });
 
 test('-P with a pidfile that names another instance\'s pid acts on nothing', async (t) => {
-  const box = sandbox(t);
+  const box = daemonSandbox(t);
   const port = await freePort();
   assert.equal((await box.cli(['start', '--name', 'bee', '-p', String(port), ...ROOT_FLAG, '--', process.execPath, RESPONDER])).code, 0);
   const pid = box.record('bee')?.supervisor.pid;

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { PROBE_EXIT_CODES, runProbe } from '../../src/commands/probe.js';
 import { RecordType, encodeEndRequest, encodeStream } from '../../src/fastcgi/protocol.js';
 import type { ResponderRequest } from '../../src/fastcgi/responder.js';
-import { captureOutput, listen, makeSocketDir, portOf, startResponder, type RunningResponder } from './support.js';
+import { captureOutput, listen, makeSocketDir, portOf, startResponder, withRawServer, type RunningResponder } from './support.js';
 
 /** Answers per path, the way the applications behind a probe do. */
 function answer({ params }: ResponderRequest): { status?: number; headers?: Record<string, string>; body: string; stderr?: string } {
@@ -93,27 +93,6 @@ const socketDir = await makeSocketDir();
 after(() => socketDir.remove());
 
 describe('probe exit codes', () => {
-  /** Runs a raw TCP server for the duration of fn; connections get onConnection and are destroyed at the end. */
-  async function withServer(
-    host: string,
-    onConnection: (socket: net.Socket) => void,
-    fn: (address: string) => Promise<void>,
-  ): Promise<void> {
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      onConnection(socket);
-    });
-    await listen(server, { host });
-    try {
-      await fn(net.isIPv6(host) ? `[${host}]:${portOf(server)}` : `${host}:${portOf(server)}`);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    }
-  }
-
   it('exits 0 without a Status header, over IPv6 and over a Unix socket', async () => {
     const raw = 'Content-Type: text/plain\r\n\r\nfine';
     const socketPath = path.join(socketDir.dir, 'probe.sock');
@@ -126,7 +105,7 @@ describe('probe exit codes', () => {
       await running.responder.close();
     }
     // A hand-written answer: STDOUT without a Status line, then END_REQUEST.
-    await withServer(
+    await withRawServer(
       '::1',
       (socket) =>
         socket.once('data', () =>
@@ -160,24 +139,24 @@ describe('probe exit codes', () => {
   });
 
   it('exits 4 when the server accepts and never answers', async () => {
-    await withServer('127.0.0.1', () => {}, async (address) => {
+    await withRawServer('127.0.0.1', () => {}, async (address) => {
       const output = captureOutput();
       const started = Date.now();
       assert.equal(await runProbe(address, '/', { timeoutMs: 300, ...output }), PROBE_EXIT_CODES.timeout);
       assert.ok(Date.now() - started >= 290, 'waited for the deadline');
       assert.deepEqual(output.err, [
-        `fcgi-spawn: probe: no answer from ${address} within 300 ms (connected, no FCGI_END_REQUEST yet)\n`,
+        `fcgi-spawn: probe: no answer from ${address} within 300 ms (connected, waiting for FCGI_END_REQUEST)\n`,
       ]);
     });
   });
 
   it('exits 5 on garbage bytes, and recognises an HTTP server', async () => {
-    await withServer('127.0.0.1', (socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'), async (address) => {
+    await withRawServer('127.0.0.1', (socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'), async (address) => {
       const output = captureOutput();
       assert.equal(await runProbe(address, '/', { timeoutMs: 5000, ...output }), PROBE_EXIT_CODES.protocol);
-      assert.match(output.err.join(''), /^fcgi-spawn: probe: .* sent a malformed answer: .*; that is an HTTP server, not FastCGI\n$/);
+      assert.match(output.err.join(''), /^fcgi-spawn: probe: .* sent a malformed answer: .*; that is an HTTP server, not FastCGI \(--protocol http\)\n$/);
     });
-    await withServer('127.0.0.1', (socket) => socket.end(Buffer.from([0xde, 0xad, 0xbe, 0xef])), async (address) => {
+    await withRawServer('127.0.0.1', (socket) => socket.end(Buffer.from([0xde, 0xad, 0xbe, 0xef])), async (address) => {
       const output = captureOutput();
       assert.equal(await runProbe(address, '/', { timeoutMs: 5000, ...output }), PROBE_EXIT_CODES.protocol);
       assert.match(output.err.join(''), /record header starts with 0xdeadbeef: expected FastCGI version 1/);
@@ -185,7 +164,7 @@ describe('probe exit codes', () => {
   });
 
   it('exits 5 when the connection closes before END_REQUEST', async () => {
-    await withServer('127.0.0.1', (socket) => socket.once('data', () => socket.end()), async (address) => {
+    await withRawServer('127.0.0.1', (socket) => socket.once('data', () => socket.end()), async (address) => {
       const output = captureOutput();
       assert.equal(await runProbe(address, '/', { timeoutMs: 5000, ...output }), PROBE_EXIT_CODES.protocol);
       assert.deepEqual(output.err, [`fcgi-spawn: probe: ${address} closed the connection before FCGI_END_REQUEST\n`]);

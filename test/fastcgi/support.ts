@@ -85,3 +85,20 @@ export function captureOutput(): { out: string[]; err: string[]; print: (s: stri
   const err: string[] = [];
   return { out, err, print: (s) => out.push(s), printError: (s) => err.push(s) };
 }
+
+/** Runs a raw TCP server on host for the duration of fn; connections get onConnection and are destroyed at the end. */
+export async function withRawServer(host: string, onConnection: (socket: net.Socket) => void, fn: (address: string) => Promise<void>): Promise<void> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    onConnection(socket);
+  });
+  await listen(server, { host });
+  try {
+    await fn(net.isIPv6(host) ? `[${host}]:${portOf(server)}` : `${host}:${portOf(server)}`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}

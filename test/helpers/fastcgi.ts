@@ -20,6 +20,12 @@ export async function probe(address: string, path = '/', params: Record<string, 
 }
 
 /** The pid a fixture or CGI script reports in its body (`pid=123` or `pid 123`). */
+/** The fcgiwrap worker that ran test/fixtures/cgi/hello.sh, as the script saw it. */
+export function parentInBody(out: string): number | undefined {
+  const match = /^parent=(\d+)$/m.exec(out);
+  return match ? Number(match[1]) : undefined;
+}
+
 export function pidInBody(out: string): number | undefined {
   const match = /pid[= ](\d+)/.exec(out);
   return match ? Number(match[1]) : undefined;

@@ -1,12 +1,8 @@
 /** A real nginx in front of a pool, with its own config and files in a temp dir, on a free port. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findTool } from './tools.js';
-import { freePort, groupMembers, killQuietly } from './processes.js';
-import { waitFor } from './wait.js';
+import { startWebServer, type RunningWebServer } from './web-server.js';
 
 export interface Upstream {
   /** FastCGI upstream (host:port or unix:/path) with SCRIPT_FILENAME per location, or an HTTP one. */
@@ -16,11 +12,7 @@ export interface Upstream {
   readonly routes?: Readonly<Record<string, { readonly address: string; readonly script: string }>>;
 }
 
-export interface RunningNginx {
-  readonly port: number;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
+export type RunningNginx = RunningWebServer;
 
 function locations(upstream: Upstream): string {
   if (upstream.http) {
@@ -34,28 +26,24 @@ function locations(upstream: Upstream): string {
   const fastcgi = upstream.fastcgi;
   if (!fastcgi) throw new Error('no upstream');
   return Object.entries(fastcgi.scripts)
-    .map(([path, script]) => `location ${path} { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME ${script}; fastcgi_pass ${fastcgi.address}; }`)
+    .map(([path, script]) => `location ${path} { include fastcgi_params; fastcgi_param SCRIPT_FILENAME ${script}; fastcgi_pass ${fastcgi.address}; }`)
     .join('\n    ');
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-export async function startNginx(upstream: Upstream): Promise<RunningNginx> {
+/**
+ * nginx with `http` as the content of its http block (a site: upstreams and servers) for the port it gets.
+ * Debian's fastcgi_params sits beside the config, so `include fastcgi_params;` works as in /etc/nginx.
+ */
+export function startNginxSite(http: (port: number) => string): Promise<RunningNginx> {
   const nginx = findTool('nginx');
   if (!nginx) throw new Error('nginx is not installed');
-  const dir = mkdtempSync(join(tmpdir(), 'fcgi-spawn-nginx-'));
-  for (const sub of ['body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
-  const port = await freePort();
-  const config = `
+  return startWebServer({
+    name: 'nginx',
+    errorLog: 'error.log',
+    prepare: (dir, port) => {
+      for (const sub of ['body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
+      copyFileSync('/etc/nginx/fastcgi_params', join(dir, 'fastcgi_params'));
+      const config = `
 daemon off;
 master_process on;
 worker_processes 1;
@@ -70,38 +58,15 @@ http {
   proxy_temp_path ${dir}/proxy;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    ${locations(upstream)}
-  }
+${http(port)}
 }
 `;
-  writeFileSync(join(dir, 'nginx.conf'), config);
-  const child: ChildProcess = spawn(nginx, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const pid = child.pid as number;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    killQuietly(pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    if (groupMembers(pid).length > 0) killQuietly(-pid, 'SIGKILL');
-    await waitFor('nginx gone', () => groupMembers(pid).length === 0, { timeoutMs: 5_000 });
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(`nginx listening on ${port} (${stderr})`, () => portOpen(port), { timeoutMs: 10_000 });
-  } catch (error) {
-    await stop();
-    throw new Error(`${(error as Error).message}\n${readErrorLog(dir)}`);
-  }
-  return { port, pid, stop };
+      writeFileSync(join(dir, 'nginx.conf'), config);
+      return [nginx, '-c', join(dir, 'nginx.conf'), '-p', dir];
+    },
+  });
 }
 
-function readErrorLog(dir: string): string {
-  try {
-    return readFileSync(join(dir, 'error.log'), 'utf8');
-  } catch {
-    return '';
-  }
+export function startNginx(upstream: Upstream): Promise<RunningNginx> {
+  return startNginxSite((port) => `  server {\n    listen 127.0.0.1:${port};\n    ${locations(upstream)}\n  }`);
 }

@@ -181,6 +181,8 @@ export interface StartOptions {
   readonly cwd?: string;
   /** The --log-file among the arguments, read for log lines and worker pids. */
   readonly logFile?: string;
+  /** A command run first that ends by exec-ing the supervisor's (which so keeps its pid), e.g. one that stops itself. */
+  readonly prefix?: readonly string[];
 }
 
 /** `fcgi-spawn start -n ARGS` (--allow-root added when running as root without -u). */
@@ -189,7 +191,8 @@ export function startSupervisor(args: readonly string[], options: StartOptions =
   const separator = args.indexOf('--');
   const own = separator === -1 ? [...args] : args.slice(0, separator);
   const rest = separator === -1 ? [] : args.slice(separator);
-  const child = spawn(process.execPath, [BIN, 'start', '-n', ...own, ...(needsAllowRoot ? ['--allow-root'] : []), ...rest], {
+  const [program, ...argv] = [...(options.prefix ?? []), process.execPath, BIN, 'start', '-n', ...own, ...(needsAllowRoot ? ['--allow-root'] : []), ...rest] as [string, ...string[]];
+  const child = spawn(program, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: testEnvironment(options.env),
     cwd: options.cwd ?? ROOT,

@@ -1,4 +1,5 @@
 /** wrk as the load generator: its summary, parsed. */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { findTool } from './tools.js';
 
@@ -39,4 +40,11 @@ export function runWrk(url: string, seconds: number, connections = 4): Promise<W
       else resolve(parseWrk(output));
     });
   });
+}
+
+/** No request failed (non-2xx or a socket error) and enough were made to mean something; `log` explains a failure. */
+export function assertClean(name: string, result: WrkResult, pool: { log(): string }): void {
+  assert.ok(result.requests > 50, `${name}: only ${result.requests} requests\n${result.output}`);
+  assert.equal(result.non2xx, 0, `${name}: non-2xx responses\n${result.output}\n${pool.log()}`);
+  assert.equal(result.socketErrors, 0, `${name}: socket errors\n${result.output}\n${pool.log()}`);
 }

@@ -199,8 +199,11 @@ test('QUIT on a Unix socket removes the path first, then drains', async (t) => {
   const [worker] = pool.workerPids;
   assert.ok(worker !== undefined);
   const inode = Number(/socket:\[(\d+)\]/.exec(readlinkSync(`/proc/${worker}/fd/0`))?.[1]);
+  // Connections show the name the socket was bound at, in its private directory (os/socket-place.ts), not its public path.
+  const bound = readFileSync('/proc/net/unix', 'utf8').split('\n').map((line) => line.trim().split(/\s+/)).find((fields) => Number(fields[6]) === inode)?.[7];
+  assert.ok(bound !== undefined, `socket ${inode} not in /proc/net/unix`);
   const inFlight = probe(path, '/?sleep=800');
-  await waitFor('the request in flight', () => servingConnection(worker, { inode, path }));
+  await waitFor('the request in flight', () => servingConnection(worker, { inode, path: bound }));
   process.kill(pool.pid, 'SIGQUIT');
   await waitFor('path removed', () => !existsSync(path));
   const answer = await inFlight;

@@ -7,12 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
-import { FIXTURES, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';
+import { FIXTURES, startSupervisor } from '../helpers/supervisor.js';
 import { freePort } from '../helpers/processes.js';
 import { findTool, needs } from '../helpers/tools.js';
 import { startNginx, type Upstream } from '../helpers/nginx.js';
-import { runWrk, type WrkResult } from '../helpers/wrk.js';
+import { assertClean, runWrk } from '../helpers/wrk.js';
+import { reloadRepeatedly } from '../helpers/reload.js';
 
 const LOAD_SECONDS = 8;
 const RELOADS = 5;
@@ -74,31 +74,6 @@ const scenarios: Scenario[] = [
     slow: '/?sleep=50',
   },
 ];
-
-async function reloadRepeatedly(pool: RunningSupervisor, times: number, spacingMs: number): Promise<void> {
-  for (let i = 1; i <= times; i += 1) {
-    await delay(spacingMs); // pacing the reloads over the load, not synchronisation
-    process.kill(pool.pid, 'SIGHUP');
-    await pool.waitForLine(/info: reload finished: generation \d+ serving/, 15_000, lineCountOf(pool, /reload finished/, i - 1));
-  }
-}
-
-/** The index just past the n-th line matching pattern, so that waitForLine finds the next one. */
-function lineCountOf(pool: RunningSupervisor, pattern: RegExp, n: number): number {
-  let seen = 0;
-  for (let index = 0; index < pool.lines.length; index += 1) {
-    if (!pattern.test(pool.lines[index] as string)) continue;
-    seen += 1;
-    if (seen === n) return index + 1;
-  }
-  return 0;
-}
-
-function assertClean(name: string, result: WrkResult, pool: RunningSupervisor): void {
-  assert.ok(result.requests > 50, `${name}: only ${result.requests} requests\n${result.output}`);
-  assert.equal(result.non2xx, 0, `${name}: non-2xx responses\n${result.output}\n${pool.log()}`);
-  assert.equal(result.socketErrors, 0, `${name}: socket errors\n${result.output}\n${pool.log()}`);
-}
 
 for (const scenario of scenarios) {
   test(`reload under load drops nothing: ${scenario.name}`, needs(...scenario.tools), async (t) => {

@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { FIXTURES, runCli, startSupervisor } from '../helpers/supervisor.js';
 import { cpuTicks, freePort, isAlive } from '../helpers/processes.js';
 import { findTool, needs } from '../helpers/tools.js';
-import { pidInBody, probe, requestLoop } from '../helpers/fastcgi.js';
+import { parentInBody, probe, requestLoop } from '../helpers/fastcgi.js';
 import { waitFor } from '../helpers/wait.js';
-import { readStat } from '../../src/os/proc.js';
 
 const ALLOW_ROOT = process.geteuid?.() === 0 ? ['--allow-root'] : [];
 
@@ -72,10 +71,10 @@ test('kill -9 of a worker under a request loop: the replacement serves, only a r
     });
     const replacement = pool.workerPids.at(-1) as number;
     await waitFor('the replacement answering', async () => {
-      // fcgiwrap forks the CGI script: the script's parent is the worker that answered.
+      // fcgiwrap forks the CGI script: the script's parent is the worker that answered. Read from the answer,
+      // not from /proc: the script has exited (and may be reaped) by the time the answer is read.
       const answer = await probe(address, script);
-      const pid = pidInBody(answer.out);
-      return pid !== undefined && readStat(pid)?.ppid === replacement;
+      return parentInBody(answer.out) === replacement;
     }, { timeoutMs: 10_000, intervalMs: 1 });
   } finally {
     done = true;
