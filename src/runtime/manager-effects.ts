@@ -31,7 +31,7 @@ export function executeManagerEffect(effect: ManagerEffect, hands: ManagerHands)
       const socket = hands.sockets.get(effect.generation);
       if (!socket) return;
       const { generation } = effect;
-      watchQueue(hands.name, socket.fd, () => hands.enqueue({ type: 'queue-waiting', generation, queue: hands.sockets.get(generation)?.queueLength() ?? null }));
+      watchQueue(hands.name, socket.fd, () => hands.enqueue({ type: 'queue-waiting', generation, queue: hands.sockets.get(generation)?.queue()?.length ?? null }));
       return;
     }
     case 'sample': {

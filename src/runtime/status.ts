@@ -68,7 +68,7 @@ function poolStatus(name: string, state: PoolState, pool: PoolRuntime, context: 
     queue: queue ? { length: queue.length, limit: config.backlog } : null,
     effectiveBacklog: queue?.limit ?? null,
     queueMax: model.sampleQueue(name, queue?.length),
-    pm: (config as { readonly pm?: unknown }).pm === undefined ? 'static' : String((config as { readonly pm?: unknown }).pm),
+    pm: config.pm ?? 'static',
     phase: state.phase,
     desiredWorkers: state.desiredWorkers,
     generation: serving?.id ?? 0,

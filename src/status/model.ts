@@ -18,20 +18,16 @@ export class StatusModel {
     return max;
   }
 
-  /**
-   * The pool's counters: ours, plus those a process manager keeps in the pool's state (read defensively: a
-   * static pool has none).
-   */
+  /** The pool's counters: ours, plus those the process manager keeps in the pool's state. */
   poolCounters(name: string, state: PoolState, logLinesDropped: number): PoolCountersStatus {
     const own = this.counters.of(name);
-    const kept = state as PoolState & { readonly maxWorkersReached?: unknown; readonly requestTimeouts?: unknown };
     return {
       spawns: own.spawns,
       exits: { ...own.exits },
       failedStarts: own.failedStarts,
       reloads: { ...own.reloads },
-      maxWorkersReached: typeof kept.maxWorkersReached === 'number' ? kept.maxWorkersReached : 0,
-      requestTimeouts: typeof kept.requestTimeouts === 'number' ? kept.requestTimeouts : 0,
+      maxWorkersReached: state.maxWorkersReached,
+      requestTimeouts: state.requestTimeouts,
       logLinesDropped,
     };
   }
