@@ -75,7 +75,7 @@ export const OPTIONS = {
   blocking: pool({ kind: kinds.choice(['auto', 'blocking', 'nonblocking'] as const, 'mode'), default: 'auto', help: 'socket mode: auto (blocking until a worker is seen in epoll_wait), blocking, nonblocking', field: 'blocking' }),
   'allow-remote': pool({ kind: kinds.boolean, default: false, help: 'bind to a non-loopback address without the warning that FastCGI has no authentication', field: 'allowRemote' }),
   'start-retries': pool({ kind: kinds.integer(0, 1000), default: 3, help: 'failed starts a worker may retry during start-up', field: 'startRetries' }),
-  'start-timeout': pool({ kind: kinds.duration({ minMs: 1 }), default: 30 * SECOND, help: 'a worker not waiting on the socket by then failed to start', field: 'startTimeoutMs' }),
+  'start-timeout': pool({ kind: kinds.duration({ minMs: 1 }), default: 30 * SECOND, help: 'a worker not ready by then (not waiting on the socket; with --ready notify, no READY=1) failed to start', field: 'startTimeoutMs' }),
   'start-secs': pool({ kind: kinds.duration(), default: 1 * SECOND, help: 'readiness fallback where /proc cannot tell (alive this long), and the window in which a crash after readiness counts as an early crash', field: 'startSecsMs' }),
   ready: pool({ kind: kinds.choice(['socket', 'notify'] as const, 'how'), default: 'socket', help: 'when a starting worker is ready: socket (seen waiting on the socket, in /proc) or notify (once it writes READY=1 to the pipe FCGI_SPAWN_READY_FD names, as ready() of fcgi-spawn/worker does), within --start-timeout', field: 'ready' }),
   'stop-signal': pool({ kind: kinds.signal, default: 'SIGTERM', defaultText: 'TERM', help: 'signal that asks a worker to stop', field: 'stopSignal' }),
