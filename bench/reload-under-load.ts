@@ -3,10 +3,12 @@
  * with an instant request and once with a 50 ms one; every run also made without reloads, the baseline for
  * max latency. fcgi-spawn (php-cgi, fcgiwrap, a Node HTTP app) beside php-fpm (USR2), gunicorn (HUP) and
  * PM2 cluster mode (`pm2 reload`), in one run. Issue 3's bar for fcgi-spawn: 0 failed requests, max latency
- * with reloads ≤ 1.2× without.
+ * with reloads ≤ 1.2× without. With --direct, wrk goes straight at the HTTP pools (no nginx), so the
+ * workers hold wrk's kept-alive connections themselves: the Node app with its own SIGTERM handler under PM2 and
+ * fcgi-spawn, beside the same app on fcgi-spawn/worker (ready: notify, drain: signal) under fcgi-spawn.
  *
  *   npx tsc -p . && node dist/bench/reload-under-load.js [--json PATH] [--seconds 15] [--reloads 5]
- *        [--connections 8] [--steer-grace 0.2] [--retries 2] [--only KEY,KEY]
+ *        [--connections 8] [--steer-grace 0.2] [--retries 2] [--only KEY,KEY] [--direct]
  *
  * Failed = wrk's non-2xx responses + socket errors (connect, read, write, timeout). Reload duration: from
  * the signal (PM2: the start of `pm2 reload`) to the tool's own "done" (see bench/servers/*.ts). Each tool
@@ -34,7 +36,7 @@ import { parseArguments } from './machine/arguments.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USAGE = `usage: node dist/bench/reload-under-load.js [--json PATH] [--seconds S] [--reloads N]
-       [--connections N] [--steer-grace S] [--warmup S] [--retries N] [--only KEY,KEY]
+       [--connections N] [--steer-grace S] [--warmup S] [--retries N] [--only KEY,KEY] [--direct]
   --json PATH        also write every result (wrk output included) as JSON
   --seconds S        length of each wrk run (default 15)
   --reloads N        reloads per run, evenly spread (default 5)
@@ -43,7 +45,8 @@ const USAGE = `usage: node dist/bench/reload-under-load.js [--json PATH] [--seco
   --warmup S         wrk run before the measured ones, per tool, discarded (default 2)
   --retries N        make a baseline + reloads pair again, up to N times, when processes not ours used
                      more than 5% of the CPUs during it (another session's tests; default 2)
-  --only KEY,KEY     run only these: fcgi-php php-fpm fcgi-cgi gunicorn pm2 fcgi-node`;
+  --only KEY,KEY     run only these: fcgi-php php-fpm fcgi-cgi gunicorn pm2 fcgi-node fcgi-node-worker
+  --direct           wrk straight at the pool, no nginx (HTTP pools only: pm2 fcgi-node fcgi-node-worker)`;
 
 export interface Options {
   readonly json: string | undefined;
@@ -54,6 +57,8 @@ export interface Options {
   readonly warmup: number;
   readonly retries: number;
   readonly only: readonly string[] | undefined;
+  /** wrk straight at the pool's port, no nginx: the clients' kept-alive connections are the workers' own. */
+  readonly direct: boolean;
 }
 
 function number(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -77,6 +82,7 @@ function parseOptions(argv: string[]): Options | undefined {
       warmup: { type: 'string' },
       retries: { type: 'string' },
       only: { type: 'string' },
+      direct: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -94,6 +100,7 @@ function parseOptions(argv: string[]): Options | undefined {
     warmup: number('--warmup', values.warmup, 2, 0, 60),
     retries: Math.round(number('--retries', values.retries, 2, 0, 10)),
     only: values.only?.split(',').map((key) => key.trim()).filter(Boolean),
+    direct: values.direct === true,
   };
 }
 
@@ -119,10 +126,10 @@ async function loadRun(wrkPath: string, url: string, options: Options, pool: Poo
 
 async function measure(c: Contender, pool: Pool, wrkPath: string, options: Options, ledger: Ledger, index: number): Promise<ReloadRow[]> {
   await pool.start();
-  const nginx = await startNginx(pool.upstream);
-  ledger.adopt(nginx.pid, `nginx for ${c.label}`, true);
+  const nginx = options.direct ? undefined : await startNginx(pool.upstream);
+  if (nginx) ledger.adopt(nginx.pid, `nginx for ${c.label}`, true);
   try {
-    const base = `http://127.0.0.1:${nginx.port}`;
+    const base = `http://127.0.0.1:${nginx ? nginx.port : pool.port}`;
     if (options.warmup > 0) await wrk(wrkPath, `${base}${c.fast}`, options.warmup, options.connections);
     const rows: ReloadRow[] = [];
     for (const [k, [request, path]] of ([['0 ms', c.fast], ['50 ms', c.slow]] as const).entries()) {
@@ -144,7 +151,7 @@ async function measure(c: Contender, pool: Pool, wrkPath: string, options: Optio
     }
     return rows;
   } finally {
-    await nginx.stop();
+    await nginx?.stop();
   }
 }
 
@@ -178,6 +185,10 @@ async function main(argv: string[]): Promise<number> {
       const made = c.make({ ledger, dir, port: await freePort() });
       if ('missing' in made) {
         skipped.push(`${c.label}: not run: ${made.missing}`);
+        continue;
+      }
+      if (options.direct && !('http' in made.upstream)) {
+        skipped.push(`${c.label}: not run: --direct needs an HTTP pool (wrk speaks no FastCGI)`);
         continue;
       }
       commands.push(`${c.label}: ${made.command}`);

@@ -43,6 +43,7 @@ export function contenders(installed: Installed): Contender[] {
   const php = join(repo, 'test', 'fixtures', 'php', 'hello.php');
   const cgi = join(repo, 'test', 'fixtures', 'cgi', 'hello.sh');
   const app = join(repo, 'dist', 'bench', 'apps', 'http-app.js');
+  const workerApp = join(repo, 'dist', 'bench', 'apps', 'worker-app.js');
   const fastcgi = (script: string) => (port: number): Upstream => ({ fastcgi: { address: `127.0.0.1:${port}`, scripts: { '/': script } } });
   const http = (port: number): Upstream => ({ http: { address: `127.0.0.1:${port}` } });
   const steer = ['--steer-grace', String(installed.steerGrace)];
@@ -102,6 +103,13 @@ export function contenders(installed: Installed): Contender[] {
       fast: '/',
       slow: '/?sleep=50',
       make: fcgiSpawn(`fcgi-spawn Node HTTP ×${WORKERS}`, [], process.execPath, [app], http),
+    },
+    {
+      key: 'fcgi-node-worker',
+      label: `fcgi-spawn Node HTTP ×${WORKERS}, fcgi-spawn/worker, ready: notify, drain: signal`,
+      fast: '/',
+      slow: '/?sleep=50',
+      make: fcgiSpawn(`fcgi-spawn Node HTTP ×${WORKERS}, fcgi-spawn/worker, ready: notify, drain: signal`, ['--ready', 'notify', '--drain', 'signal'], process.execPath, [workerApp], http),
     },
   ];
 }

@@ -24,7 +24,7 @@ export interface ReloadRow {
 export interface ReloadReport {
   readonly machine: Machine;
   readonly versions: Readonly<Record<string, string>>;
-  readonly options: { seconds: number; reloads: number; connections: number; steerGrace: number; warmup: number; retries: number };
+  readonly options: { seconds: number; reloads: number; connections: number; steerGrace: number; warmup: number; retries: number; direct?: boolean };
   readonly rows: readonly ReloadRow[];
   readonly skipped: readonly string[];
   readonly commands: readonly string[];
@@ -50,7 +50,8 @@ export function renderReload(report: ReloadReport): string {
     disturbed(row.baseline.othersCpuS, row.baseline.wrk.seconds, report.machine.cpus) || disturbed(row.reload.othersCpuS, row.reload.wrk.seconds, report.machine.cpus);
   const at = Array.from({ length: options.reloads }, (_, i) => ((options.seconds * (i + 1)) / (options.reloads + 1)).toFixed(1)).join(', ');
   const lines: string[] = [];
-  lines.push('reload under load: nginx → pool of 2 workers; failed requests, max latency, reload duration');
+  const path = options.direct ? 'wrk straight at the pool (no nginx: its kept-alive connections are the workers\' own)' : 'nginx → pool';
+  lines.push(`reload under load: ${path} of 2 workers; failed requests, max latency, reload duration`);
   lines.push(machineLine(report.machine));
   lines.push(versionsLine(report.versions));
   lines.push(

@@ -16,9 +16,18 @@ interface Connection {
   inFlight: number;
   /** When it last became idle (accepted, or its last response closed); monotonic ms. */
   idleSince: number;
-  /** Handed to an 'upgrade' listener (WebSocket): not HTTP any more, so not ours to close. */
-  upgraded: boolean;
   timer?: NodeJS.Timeout;
+}
+
+/**
+ * Node's HTTP server keeps its parser on each connection it serves (socket.parser) and frees it when the
+ * connection is handed to an 'upgrade' listener (a WebSocket). An upgraded connection, or one of a plain net
+ * server, is not HTTP: no `Connection: close` can end it, and closing it is the app's business. (No 'upgrade'
+ * listener of our own tells instead: its mere presence makes Node hand over every request that asks for an
+ * upgrade, which an app without one answers as a plain request.)
+ */
+function servesHttp(socket: Socket): boolean {
+  return Boolean((socket as Socket & { parser?: unknown }).parser);
 }
 
 const now = (): number => performance.now();
@@ -36,10 +45,6 @@ export class Drainer {
     server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => this.connection(socket));
     // First among the 'request' listeners: the header is set before the app (Express, Fastify, Koa) answers.
     server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => this.request(request, response));
-    server.prependListener('upgrade', (_request: IncomingMessage, socket: Socket) => {
-      const connection = this.connections.get(socket);
-      if (connection) connection.upgraded = true;
-    });
   }
 
   get draining(): boolean {
@@ -57,7 +62,7 @@ export class Drainer {
   }
 
   private connection(socket: Socket): void {
-    const connection: Connection = { inFlight: 0, idleSince: now(), upgraded: false };
+    const connection: Connection = { inFlight: 0, idleSince: now() };
     this.connections.set(socket, connection);
     socket.once('close', () => {
       clearTimeout(connection.timer);
@@ -86,7 +91,7 @@ export class Drainer {
   }
 
   private closeWhenQuiet(socket: Socket, connection: Connection): void {
-    if (connection.upgraded) return;
+    if (!servesHttp(socket)) return;
     clearTimeout(connection.timer);
     const wait = connection.idleSince + this.idleGraceMs - now();
     if (wait <= 0) {

@@ -3,8 +3,9 @@
  * the supervisor handed over (fd 0, or fd 3 under LISTEN_FDS), tells the supervisor it is ready (pools with
  * `ready: notify`), and on the stop signal drains: no new connection, requests in flight finish, kept-alive
  * connections end after their next answer (`Connection: close`) or once quiet, then the process exits. It takes
- * a node:http (or https, or plain net) server, a request handler such as an Express app, a Koa app, or a Fastify
- * instance. Written as CommonJS and re-exported by the ESM entry (index.ts), so both share one state.
+ * a node:http (or https, or plain net: it then only stops accepting and waits for the connections to end) server,
+ * a request handler such as an Express app, a Koa app, or a Fastify instance. Written as CommonJS and re-exported
+ * by the ESM entry (index.ts), so both share one state.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Server as NetServer, type ListenOptions as NetListenOptions } from 'node:net';

@@ -2,15 +2,17 @@
  * The drain of fcgi-spawn/worker on the stop signal, connection by connection: a request in flight is answered
  * (with `Connection: close`), a client that sends its next request on its kept-alive connection right after the
  * signal is answered rather than reset, a kept-alive connection that stays quiet is closed once the idle grace
- * has passed, and the worker then exits 0.
+ * has passed, and the worker then exits 0. A connection handed to the app's 'upgrade' listener (a WebSocket) is
+ * the app's: left open; and an app without one still answers a request that asks for an upgrade.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { join } from 'node:path';
 import { FIXTURES, startSupervisor } from '../helpers/supervisor.js';
 import { freePort } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Answer {
   readonly status: number;
@@ -72,4 +74,55 @@ test('on TERM: in flight answered, the next request on a kept-alive connection a
   assert.match(exited, /\(exit status 0\)/);
   assert.equal((await pool.stop()).code, 0);
   assert.deepEqual(pool.strays(), []);
+});
+
+/** A raw connection: what it has received so far, and whether it is closed. */
+function rawConnection(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = net.connect(port, '127.0.0.1', () => resolve({ socket, received: () => text, closed: closed(socket) }));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.once('error', reject);
+  });
+}
+
+test('an upgraded connection is left to the app by the drain; without an upgrade listener, Upgrade: h2c is a plain request', async (t) => {
+  const port = await freePort();
+  const pool = startSupervisor(['-p', String(port), '-F', '1', '--ready', 'notify', '--', process.execPath, join(FIXTURES, 'worker', 'upgrade.mjs')]);
+  t.after(() => pool.cleanup());
+  await pool.waitReady();
+  const [pid] = pool.liveWorkers();
+  assert.ok(pid !== undefined);
+  const upgraded = await rawConnection(port);
+  t.after(() => upgraded.socket.destroy());
+  upgraded.socket.write('GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+  await waitFor('the 101', () => /^HTTP\/1\.1 101 /.test(upgraded.received()));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const quiet = await get(port, '/', agent);
+
+  process.kill(pid, 'SIGTERM');
+  // The quiet HTTP connection is closed after the idle grace; by then the upgraded one would have been too.
+  await closed(quiet.socket);
+  upgraded.socket.write('still here');
+  await waitFor('the echo', () => upgraded.received().endsWith('still here'));
+  assert.ok(!upgraded.socket.destroyed);
+  upgraded.socket.end();
+  await upgraded.closed;
+  const exited = await pool.waitForLine(new RegExp(`worker ${pid} \\(slot 0, generation 1\\) ready→exited`));
+  assert.match(exited, /\(exit status 0\)/, 'the worker exits once the app closed its last connection');
+
+  const h2cPort = await freePort();
+  const plain = startSupervisor(['-p', String(h2cPort), '--ready', 'notify', '--', process.execPath, join(FIXTURES, 'worker', 'http.mjs')]);
+  t.after(() => plain.cleanup());
+  await plain.waitReady();
+  const h2c = await rawConnection(h2cPort);
+  t.after(() => h2c.socket.destroy());
+  h2c.socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n');
+  await waitFor('an answer', () => /pid=\d+/.test(h2c.received()));
+  assert.match(h2c.received(), /^HTTP\/1\.1 200 OK\r\n/);
+  assert.equal((await plain.stop()).code, 0);
+  assert.equal((await pool.stop()).code, 0);
+  assert.deepEqual([...pool.strays(), ...plain.strays()], []);
 });
