@@ -68,8 +68,8 @@ export async function retireRun(pool: FcgiSpawnPool, retireSignal: string, wrkPa
     socketErrors: sum((r) => r.socketErrors),
     signalled: lines.filter((line) => SIGNALLED.test(line)).length,
     generations: lines.filter((line) => THROUGH_GENERATION.test(line)).length,
-    workersMost: Math.max(...counts),
-    workersLeast: Math.min(...counts),
+    workersMost: counts.length > 0 ? Math.max(...counts) : Number.NaN,
+    workersLeast: counts.length > 0 ? Math.min(...counts) : Number.NaN,
     decisions: lines.filter((line) => DECISION.test(line)),
   };
 }

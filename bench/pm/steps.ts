@@ -68,7 +68,7 @@ export async function steppedRun(pool: Pool, wrkPath: string, url: string, steps
       ...step,
       ...(load ? { load } : {}),
       workersAtEnd: seen.at(-1)?.workers ?? Number.NaN,
-      workersMost: Math.max(...seen.map((s) => s.workers)),
+      workersMost: seen.length > 0 ? Math.max(...seen.map((s) => s.workers)) : Number.NaN,
       grownMs: step.connections > 0 ? timeToReach(samples, target, from, to) : Number.NaN,
     };
   });
