@@ -41,6 +41,8 @@ export interface PoolPolicy {
   readonly steerGraceMs: number;
   /** Unix sockets: a graceful stop unlinks the path first, so only the queue is left to drain. */
   readonly unixSocket: boolean;
+  /** What an idle worker of a draining generation that shares its socket gets (retire-signal; the stop signal for `generation`). */
+  readonly retireSignal: string;
   readonly manager?: ManagerPolicy;
 }
 
@@ -58,6 +60,7 @@ export function poolPolicy(config: PoolConfig, procReadiness: boolean): PoolPoli
     gracefulTimeoutMs: config.gracefulTimeoutMs,
     steerGraceMs: config.steerGraceMs,
     unixSocket: config.address.kind === 'unix',
+    retireSignal: config.retireSignal === undefined || config.retireSignal === 'generation' ? config.stopSignal : config.retireSignal,
     ...managerOf(config),
   };
 }

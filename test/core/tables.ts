@@ -15,6 +15,7 @@ export const POLICY: PoolPolicy = {
   gracefulTimeoutMs: 30_000,
   steerGraceMs: 1000,
   unixSocket: false,
+  retireSignal: 'SIGTERM',
 };
 
 /** Feed events at given times; every effect, in order. */
