@@ -13,6 +13,7 @@ import { checkLimits } from './limits.js';
 import type { Values } from './layers.js';
 import { optionsOf } from './options.js';
 import { resolveProcessManager } from './process-manager.js';
+import { READY_FD_VARIABLE, readyFdOf } from './ready-fd.js';
 import { label, quote, type Origin, type Problems } from './problems.js';
 import type { PoolConfig, WorkerIdentity } from './types.js';
 
@@ -26,8 +27,8 @@ export interface PoolContext {
 }
 
 const ROOT_ONLY = ['user', 'group', 'socket-user', 'socket-group'] as const;
-/** Our own activation variables are not the workers'; --fd 3 sets its own. */
-const OURS = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET'];
+/** Our own activation variables are not the workers' (a supervisor run by another); --fd 3 and ready: notify set their own. */
+const OURS = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', READY_FD_VARIABLE];
 
 function userEntry(values: Values, name: 'user' | 'socket-user', problems: Problems): PasswdEntry | undefined {
   const given = values.given(name);
@@ -93,7 +94,9 @@ function workerEnv(values: Values, context: PoolContext, user: PasswdEntry | und
   Object.assign(env, values.value('env') ?? {});
   const children = values.value('php-children');
   if (children !== undefined) env.PHP_FCGI_CHILDREN = String(children);
-  if (values.value('fd') === 3) Object.assign(env, { LISTEN_FDS: '1', LISTEN_FDNAMES: 'fcgi-spawn' });
+  const socketAt = values.value('fd') ?? 0;
+  if (socketAt === 3) Object.assign(env, { LISTEN_FDS: '1', LISTEN_FDNAMES: 'fcgi-spawn' });
+  if (values.value('ready') === 'notify') env[READY_FD_VARIABLE] = String(readyFdOf(socketAt));
   return env;
 }
 

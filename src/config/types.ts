@@ -52,10 +52,16 @@ export interface PoolConfig {
   readonly startRetries: number;
   readonly startTimeoutMs: number;
   readonly startSecsMs: number;
+  /** socket: ready when /proc sees it wait on the socket; notify: when it writes READY=1 to its ready pipe (config/ready-fd.ts).
+   *  Optional so that hand-built configurations (tests) need not say it: absent is socket. */
+  readonly ready?: 'socket' | 'notify';
   readonly stopSignal: NodeJS.Signals;
   readonly stopTimeoutMs: number;
   readonly gracefulTimeoutMs: number;
   readonly steerGraceMs: number;
+  /** idle: a draining worker is signalled once it holds no connection; signal: once no new connection can reach it
+   *  (it finishes what it holds on the stop signal). Optional for hand-built configurations: absent is idle. */
+  readonly drain?: 'idle' | 'signal';
   /** Undefined: the mode's default (inherit in the foreground, the instance's worker log file as a daemon). */
   readonly workerLog?: WorkerLogTarget;
   readonly workerLogFormat?: WorkerLogFormat;

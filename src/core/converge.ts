@@ -77,6 +77,8 @@ function run(generation: Generation, slot: Slot, context: ConvergeContext): Slot
 function startDeadlinePassed(generation: Generation, slot: Slot & { state: 'starting' }, context: ConvergeContext): Slot {
   const { policy, now, effects } = context;
   const { pid } = slot;
+  // Only the worker can say it has warmed up: silence is a failed start, during start-up or not (retried with backoff).
+  if (slot.notify) return failStart(generation, slot, `did not write READY=1 to its ready pipe (the fd FCGI_SPAWN_READY_FD names) within ${policy.startTimeoutMs} ms`, context);
   if (!policy.procReadiness) {
     effects.push({ type: 'log', level: 'info', message: `${label(generation, slot, pid)} starting→ready (up for ${policy.startSecsMs} ms; /proc cannot tell here)`, fields: { pid } });
     return moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, readyAt: now, how: 'timer' });
@@ -86,7 +88,13 @@ function startDeadlinePassed(generation: Generation, slot: Slot & { state: 'star
     effects.push({ type: 'log', level: 'warn', message: `${label(generation, slot, pid)} never seen waiting on the socket in ${policy.startTimeoutMs} ms: counted as ready`, fields: { pid } });
     return moveSlot(slot, { state: 'ready', pid, startedAt: slot.startedAt, readyAt: now, how: 'timer' });
   }
-  const why = `was not waiting on the socket after ${policy.startTimeoutMs} ms`;
+  return failStart(generation, slot, `was not waiting on the socket after ${policy.startTimeoutMs} ms`, context);
+}
+
+/** A starting worker that will not become ready: killed, and its exit counted as a failed start for `why`. */
+export function failStart(generation: Generation, slot: Slot & { state: 'starting' }, why: string, context: Pick<ConvergeContext, 'now' | 'effects'>): Slot {
+  const { now, effects } = context;
+  const { pid } = slot;
   effects.push({ type: 'log', level: 'warn', message: `${label(generation, slot, pid)} ${why}: killing it`, fields: { pid } });
   effects.push({ type: 'signal', pgid: pid, signal: 'SIGKILL' });
   return moveSlot(slot, { state: 'stopping', pid, startedAt: slot.startedAt, killAt: now, killed: true, failedStart: why });

@@ -9,11 +9,27 @@ import type { DrainObservation } from './events.js';
 import type { Effect } from './effects.js';
 import { replaceSlot, type Generation } from './generation.js';
 import { stop, type ConvergeContext } from './converge.js';
-import { hasProcess } from './slot.js';
+import { hasProcess, type Slot } from './slot.js';
+
+/**
+ * drain: signal. Workers that finish what they hold on the stop signal get it as soon as no new connection can
+ * reach them, busy or not: an event loop holding kept-alive connections is never idle. Where nothing steered new
+ * connections away (a graceful stop of a TCP pool), the empty listener is shut down first, so that new ones are
+ * refused rather than queued where no worker accepts any more.
+ */
+function signalAll(generation: Generation, waiting: readonly Slot[], context: ConvergeContext): Generation {
+  let next = generation;
+  if (!generation.steered && !generation.shutDown && waiting.length > 0) {
+    context.effects.push({ type: 'shutdown-socket', generation: generation.id } satisfies Effect);
+    next = { ...next, shutDown: true };
+  }
+  for (const slot of waiting) if (slot.state === 'starting' || slot.state === 'ready') next = replaceSlot(next, stop(next, slot, context));
+  return next;
+}
 
 function queueEmpty(generation: Generation, observed: DrainObservation): boolean {
   if (observed.queue !== null) return observed.queue === 0;
-  // Unix: no queue length without sock_diag. A worker blocked in accept() would have taken any
+  // Unix where sock_diag cannot tell the queue (no unix_diag): a worker blocked in accept() would have taken any
   // queued connection, so one idle worker proves it empty; a pool of event-loop workers (every one
   // waiting in epoll_wait) accepts as soon as it can, so once quiet its queue is taken as empty.
   if (observed.idle.length > 0) return true;
@@ -26,6 +42,7 @@ export function applyDrainStatus(generation: Generation, observed: DrainObservat
   if (generation.sharedSocket) return retireIdle(generation, observed, context);
   if (!queueEmpty(generation, observed)) return generation;
   const waiting = generation.slots.filter((slot) => slot.state === 'starting' || slot.state === 'ready');
+  if (context.policy.drain === 'signal') return signalAll(generation, waiting, context);
   // Only workers positively seen waiting (in accept(), or an event loop without a connection):
   // one between two requests is neither, and is looked at again at the next probe.
   const idle = waiting.filter((slot) => !observed.busy.includes(slot.pid) && (observed.idle.includes(slot.pid) || observed.listening?.includes(slot.pid)));

@@ -16,7 +16,7 @@ export interface ExitStatus {
 
 /** What /proc showed of a draining generation. */
 export interface DrainObservation {
-  /** TCP accept-queue length; null where it cannot be read (Unix sockets). */
+  /** The listen queue's length (TCP_INFO, Unix sock_diag); null where it cannot be read. */
   readonly queue: number | null;
   /** Workers some process of whose group holds a connection accepted from the socket. */
   readonly busy: readonly number[];
@@ -50,10 +50,17 @@ export type Event =
   /** shared: the new generation accepts on the serving generation's socket (one systemd owns: no second socket, no steering). */
   | { readonly type: 'generation-opened'; readonly generation: number; readonly shared?: boolean }
   | { readonly type: 'generation-failed'; readonly generation: number; readonly reason: string }
-  | { readonly type: 'spawned'; readonly generation: number; readonly slot: number; readonly pid: number }
+  /** notify: the worker got a ready pipe (ready: notify): it is ready when it says so, not when /proc sees it. */
+  | { readonly type: 'spawned'; readonly generation: number; readonly slot: number; readonly pid: number; readonly notify?: boolean }
   | { readonly type: 'spawn-failed'; readonly generation: number; readonly slot: number; readonly error: string }
   | { readonly type: 'exit'; readonly pid: number; readonly status: ExitStatus }
   | { readonly type: 'listening'; readonly pid: number; readonly how: Listening }
+  /** The worker wrote READY=1 to its ready pipe (runtime/ready-channel.ts). */
+  | { readonly type: 'notified'; readonly pid: number }
+  /** Its ready pipe can no longer say ready (closed without READY=1, or too much else written): why. */
+  | { readonly type: 'notify-failed'; readonly pid: number; readonly reason: string }
+  /** A line on its ready pipe that is not READY=1 (ignored, and said). */
+  | { readonly type: 'notify-noise'; readonly pid: number; readonly line: string }
   /** Members of a process group outlived its leader, or none is left (answers to reap-group). */
   | { readonly type: 'group-lingers'; readonly pgid: number }
   | { readonly type: 'group-gone'; readonly pgid: number }

@@ -39,6 +39,12 @@ export interface PoolPolicy {
   readonly gracefulTimeoutMs: number;
   /** After steering away from a socket, handshakes already under way may still land in its queue. */
   readonly steerGraceMs: number;
+  /**
+   * idle: a draining worker gets the stop signal once it holds no connection; signal: as soon as no new connection
+   * can reach it, busy or not (it finishes what it holds on that signal: kept-alive connections never leave a
+   * Node worker idle, so it would wait for --graceful-timeout).
+   */
+  readonly drain: 'idle' | 'signal';
   /** Unix sockets: a graceful stop unlinks the path first, so only the queue is left to drain. */
   readonly unixSocket: boolean;
   /** What an idle worker of a draining generation that shares its socket gets (retire-signal; the stop signal for `generation`). */
@@ -59,6 +65,7 @@ export function poolPolicy(config: PoolConfig, procReadiness: boolean): PoolPoli
     blockingMode: config.blocking,
     gracefulTimeoutMs: config.gracefulTimeoutMs,
     steerGraceMs: config.steerGraceMs,
+    drain: config.drain ?? 'idle',
     unixSocket: config.address.kind === 'unix',
     retireSignal: config.retireSignal === undefined || config.retireSignal === 'generation' ? config.stopSignal : config.retireSignal,
     ...managerOf(config),

@@ -7,12 +7,12 @@
  */
 import type { Event, SupervisorSignal } from './events.js';
 import type { Effect } from './effects.js';
-import { allReady, isEmpty, newGeneration, startDraining, type Generation } from './generation.js';
+import { allReady, isEmpty, newGeneration, replaceSlot, startDraining, type Generation } from './generation.js';
 import { replaceGeneration, type Lingering, type PoolState } from './pool-state.js';
 import { beginReload, finishReloads, requestReload, rollback, scale } from './reload.js';
-import { convergeGeneration, type Mode } from './converge.js';
+import { convergeGeneration, failStart, type Mode } from './converge.js';
 import { applyDrainStatus } from './drain.js';
-import { exited, failedStart, forgivenAt, seenListening, spawned } from './slot-events.js';
+import { exited, failedStart, forgivenAt, label, notified, seenListening, spawned } from './slot-events.js';
 import { hasProcess, type SlotWithProcess } from './slot.js';
 import { MAX_WORKERS, type PoolPolicy } from './policy.js';
 import { applyManagerEvent, manage, managerDeadline, startingGeneration } from './manager.js';
@@ -108,7 +108,7 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
       const slot = generation?.slots[event.slot];
       if (!generation || !slot || slot.state !== 'spawning') return state;
       effects.push({ type: 'set-blocking', blocking: state.blocking });
-      return replaceGeneration(state, spawned(generation, slot, event.pid, state.policy, now, effects));
+      return replaceGeneration(state, spawned(generation, slot, event.pid, state.policy, now, effects, event.notify === true));
     }
     case 'spawn-failed': {
       const generation = state.generations.find((g) => g.id === event.generation);
@@ -138,6 +138,28 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
         next = { ...next, blocking: false };
       }
       return next;
+    }
+    case 'notified': {
+      const found = findPid(state, event.pid);
+      if (!found) return state;
+      // One look for the blocking mode, which readiness no longer asks /proc about: an event loop wants non-blocking.
+      if (state.blocking && state.policy.blockingMode === 'auto' && state.policy.procReadiness && found.slot.state === 'starting') {
+        effects.push({ type: 'probe', generation: found.generation.id, pid: event.pid });
+      }
+      return replaceGeneration(state, notified(found.generation, found.slot, now, effects));
+    }
+    case 'notify-failed': {
+      const found = findPid(state, event.pid);
+      if (!found || found.slot.state !== 'starting' || !found.slot.notify) return state;
+      return replaceGeneration(state, replaceSlot(found.generation, failStart(found.generation, found.slot, event.reason, { now, effects })));
+    }
+    case 'notify-noise': {
+      const found = findPid(state, event.pid);
+      if (!found || found.slot.state !== 'starting') return state;
+      // Quoted and cut: the worker wrote it, the log is ours.
+      const line = JSON.stringify(event.line.length > 80 ? `${event.line.slice(0, 80)}…` : event.line);
+      effects.push({ type: 'log', level: 'warn', message: `${label(found.generation, found.slot, event.pid)} wrote ${line} to its ready pipe: not READY=1, ignored`, fields: { pid: event.pid } });
+      return state;
     }
     case 'drain-status': {
       const generation = state.generations.find((g) => g.id === event.generation);

@@ -27,17 +27,19 @@ export function label(generation: Generation, slot: Slot, pid?: number): string 
   return pid === undefined ? `${who} of generation ${generation.id}` : `${who}, generation ${generation.id})`;
 }
 
-export function spawned(generation: Generation, slot: Slot, pid: number, policy: PoolPolicy, now: number, effects: Effect[]): Generation {
-  const deadline = now + (policy.procReadiness ? policy.startTimeoutMs : policy.startSecsMs);
+export function spawned(generation: Generation, slot: Slot, pid: number, policy: PoolPolicy, now: number, effects: Effect[], notify = false): Generation {
+  // A worker that says when it is ready has --start-timeout to say it, whatever /proc can tell here.
+  const deadline = now + (policy.procReadiness || notify ? policy.startTimeoutMs : policy.startSecsMs);
   effects.push({ type: 'log', level: 'info', message: `${label(generation, slot, pid)} spawned`, fields: { pid } });
   return replaceSlot(
     generation,
-    moveSlot(slot, { state: 'starting', pid, startedAt: now, probeAt: now + FIRST_PROBE_MS, probeEveryMs: FIRST_PROBE_MS, deadline }),
+    moveSlot(slot, { state: 'starting', pid, startedAt: now, probeAt: now + FIRST_PROBE_MS, probeEveryMs: FIRST_PROBE_MS, deadline, ...(notify ? { notify } : {}) }),
   );
 }
 
 export function seenListening(generation: Generation, slot: SlotWithProcess, how: Listening, now: number, effects: Effect[]): Generation {
-  if (slot.state !== 'starting') return generation;
+  // Listening is not ready for a worker that warms up before it says so (ready: notify).
+  if (slot.state !== 'starting' || slot.notify) return generation;
   effects.push({
     type: 'log',
     level: 'info',
@@ -46,6 +48,18 @@ export function seenListening(generation: Generation, slot: SlotWithProcess, how
   });
   // Failures are not forgiven yet: a worker that crashes right after readiness keeps its count.
   return replaceSlot(generation, moveSlot(slot, { state: 'ready', pid: slot.pid, startedAt: slot.startedAt, readyAt: now, how }));
+}
+
+/** The worker wrote READY=1 to its ready pipe: ready, whatever /proc shows. */
+export function notified(generation: Generation, slot: SlotWithProcess, now: number, effects: Effect[]): Generation {
+  if (slot.state !== 'starting' || !slot.notify) return generation;
+  effects.push({
+    type: 'log',
+    level: 'info',
+    message: `${label(generation, slot, slot.pid)} starting→ready (READY=1 on its ready pipe)`,
+    fields: { pid: slot.pid, after_ms: Math.round(now - slot.startedAt) },
+  });
+  return replaceSlot(generation, moveSlot(slot, { state: 'ready', pid: slot.pid, startedAt: slot.startedAt, readyAt: now, how: 'notify' }));
 }
 
 /** When a ready worker's earlier failures are forgiven (a deadline only while there are some). */

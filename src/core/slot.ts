@@ -33,8 +33,10 @@ export type SlotState =
       readonly probeAt: number;
       readonly probeEveryMs: number;
       readonly deadline: number;
+      /** Ready only when it says so on its ready pipe (ready: notify); /proc looks still tell the blocking mode. */
+      readonly notify?: boolean;
     }
-  | { readonly state: 'ready'; readonly pid: number; readonly startedAt: number; readonly readyAt: number; readonly how: Listening | 'timer' }
+  | { readonly state: 'ready'; readonly pid: number; readonly startedAt: number; readonly readyAt: number; readonly how: Listening | 'timer' | 'notify' }
   | {
       readonly state: 'stopping';
       readonly pid: number;

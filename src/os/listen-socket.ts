@@ -160,12 +160,6 @@ export class ListenSocket {
     this.place?.moveToPublic({ replace: true });
   }
 
-  /** TCP: the accept queue's length (TCP_INFO); Unix: unknown without sock_diag. */
-  queueLength(): number | undefined {
-    if (this.closed || this.address.kind !== 'tcp') return undefined;
-    return libc.tcpListenQueue(this.fd).length;
-  }
-
   /**
    * The listen queue and its limit as the kernel keeps them (the backlog capped by net.core.somaxconn): TCP
    * through TCP_INFO, Unix through sock_diag. Undefined when closed or unreadable.

@@ -12,7 +12,8 @@ import { workerActivity } from '../os/worker-activity.js';
  * early could have taken the last queued connection in between).
  */
 export function observeDrain(generation: Generation, socket: ListenSocket): DrainObservation {
-  const queue = socket.queueLength() ?? null;
+  // TCP through TCP_INFO, Unix through sock_diag (null where neither answers).
+  const queue = socket.queue()?.length ?? null;
   const busy: number[] = [];
   const idle: number[] = [];
   const listening: number[] = [];

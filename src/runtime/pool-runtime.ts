@@ -162,8 +162,14 @@ export class PoolRuntime {
 
   private spawn(generation: number, slot: number): void {
     try {
-      const pid = this.workers.spawn(generation, slot, (exitedPid, code, signal) => this.context.enqueue({ type: 'exit', pid: exitedPid, status: { code, signal } }));
-      this.context.report({ type: 'spawned', generation, slot, pid });
+      const { enqueue } = this.context;
+      const worker = this.workers.spawn(generation, slot, {
+        exit: (pid, code, signal) => enqueue({ type: 'exit', pid, status: { code, signal } }),
+        notified: (pid) => enqueue({ type: 'notified', pid }),
+        notifyFailed: (pid, reason) => enqueue({ type: 'notify-failed', pid, reason }),
+        notifyNoise: (pid, line) => enqueue({ type: 'notify-noise', pid, line }),
+      });
+      this.context.report({ type: 'spawned', generation, slot, pid: worker.pid, ...(worker.notify ? { notify: true } : {}) });
     } catch (error) {
       this.context.report({ type: 'spawn-failed', generation, slot, error: describeError(error) });
     }

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { ExitStatus } from '../core/events.js';
 import type { WorkerStdio } from '../log/setup.js';
 import type { WorkerCommand } from './worker-command.js';
+import { readyFdOf } from '../config/ready-fd.js';
 
 export interface SpawnRequest {
   readonly command: WorkerCommand;
@@ -17,6 +18,8 @@ export interface SpawnRequest {
   readonly socketFd: number;
   /** 0: the FastCGI convention; 3: the systemd convention (LISTEN_FDS). */
   readonly socketAt: 0 | 3;
+  /** A pipe at the fd just past the socket's (config/ready-fd.ts) for the worker to say READY=1 on (ready: notify). */
+  readonly readyPipe?: boolean;
   /** Pipes to capture, ours (inherit) or /dev/null (ignore): the log setup decides (log/setup.ts). */
   readonly stdio: WorkerStdio;
   readonly onExit: (pid: number, status: ExitStatus) => void;
@@ -27,6 +30,8 @@ export interface SpawnedWorker {
   /** Set for each stream spawned as 'pipe'. */
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** Our end of the ready pipe, when asked for. */
+  readonly ready: Readable | null;
 }
 
 export class SpawnError extends Error {
@@ -45,7 +50,9 @@ export function isSpawnedChild(pid: number): boolean {
 
 export function spawnWorker(request: SpawnRequest): SpawnedWorker {
   const output = [request.stdio.stdout, request.stdio.stderr];
-  const stdio = request.socketAt === 0 ? [request.socketFd, ...output] : ['ignore', ...output, request.socketFd];
+  const stdio: unknown[] = request.socketAt === 0 ? [request.socketFd, ...output] : ['ignore', ...output, request.socketFd];
+  // libuv makes it a socketpair; only fds 0-2 have their blocking mode changed in the child, so this one is left as made.
+  if (request.readyPipe) stdio.push('pipe');
   const child = execa(request.command.file, [...request.command.args], {
     // execa's types admit only literal fds 0-9; at run time any fd passes through to child_process.
     stdio: stdio as unknown as ['ignore', 'inherit', 'pipe'],
@@ -70,5 +77,6 @@ export function spawnWorker(request: SpawnRequest): SpawnedWorker {
     spawned.delete(pid);
     request.onExit(pid, { code, signal });
   });
-  return { pid, stdout: child.stdout ?? null, stderr: child.stderr ?? null };
+  const ready = request.readyPipe ? ((child.stdio[readyFdOf(request.socketAt)] as Readable | undefined) ?? null) : null;
+  return { pid, stdout: child.stdout ?? null, stderr: child.stderr ?? null, ready };
 }

@@ -8,10 +8,24 @@ import { getPriority } from 'node:os';
 import type { PoolConfig } from '../config/types.js';
 import type { WorkerOutput, WorkerOutputs } from '../log/setup.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
+import { ReadyChannel } from './ready-channel.js';
 import { spawnWorker } from './spawn.js';
 import { workerCommand, type WorkerCommand } from './worker-command.js';
 
-export type ExitListener = (pid: number, code: number | null, signal: string | null) => void;
+/** What becomes of a spawned worker, as the pool runtime turns it into events. */
+export interface WorkerListener {
+  exit(pid: number, code: number | null, signal: string | null): void;
+  /** Its ready pipe (ready: notify): READY=1, no READY=1 any more, another line. */
+  notified(pid: number): void;
+  notifyFailed(pid: number, reason: string): void;
+  notifyNoise(pid: number, line: string): void;
+}
+
+export interface Spawned {
+  readonly pid: number;
+  /** It has a ready pipe: it is ready when it says so. */
+  readonly notify: boolean;
+}
 
 export class WorkerPool {
   private readonly generations = new Map<number, { readonly config: PoolConfig; readonly command: WorkerCommand }>();
@@ -42,11 +56,12 @@ export class WorkerPool {
     if (older !== undefined) for (const key of [...this.outputs.keys()]) if (key.startsWith(`${older}:`)) this.outputs.delete(key);
   }
 
-  spawn(generation: number, slot: number, onExit: ExitListener): number {
+  spawn(generation: number, slot: number, listener: WorkerListener): Spawned {
     const socket = this.sockets.get(generation);
     const assigned = this.generations.get(generation);
     if (!socket || !assigned) throw new Error(`generation ${generation} has no socket`);
     const { config, command } = assigned;
+    let channel: ReadyChannel | undefined;
     const worker = spawnWorker({
       command,
       env: config.env,
@@ -54,12 +69,24 @@ export class WorkerPool {
       socketFd: socket.fd,
       socketAt: config.fd,
       stdio: this.logs.workerStdio,
-      onExit: (pid, status) => onExit(pid, status.code, status.signal),
+      readyPipe: config.ready === 'notify',
+      onExit: (pid, status) => {
+        channel?.close();
+        listener.exit(pid, status.code, status.signal);
+      },
     });
+    const { pid } = worker;
+    if (worker.ready) {
+      channel = new ReadyChannel(worker.ready, {
+        ready: () => listener.notified(pid),
+        failed: (reason) => listener.notifyFailed(pid, reason),
+        noise: (line) => listener.notifyNoise(pid, line),
+      });
+    }
     // In this turn: a pipe still unread on the next one is resumed by execa and its lines are lost.
     const output = this.logs.attachWorker({ stdout: worker.stdout, stderr: worker.stderr }, { workerIndex: slot, pid: worker.pid });
     this.outputs.set(`${generation}:${slot}`, output);
-    return worker.pid;
+    return { pid, notify: channel !== undefined };
   }
 
   /** Resolves when the slot's latest worker's pipes ended, or after withinMs. */

@@ -14,6 +14,7 @@ export const POLICY: PoolPolicy = {
   blockingMode: 'auto',
   gracefulTimeoutMs: 30_000,
   steerGraceMs: 1000,
+  drain: 'idle',
   unixSocket: false,
   retireSignal: 'SIGTERM',
 };
