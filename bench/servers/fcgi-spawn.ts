@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Upstream } from '../../test/helpers/nginx.js';
-import { ServerProcess } from './process.js';
+import { ServerProcess, type Line } from './process.js';
 import { failedReload, type Pool, type PoolContext, type ReloadSample } from './pool.js';
 
 export interface FcgiSpawnSpec {
@@ -72,6 +72,11 @@ export class FcgiSpawnPool implements Pool {
     } catch (error) {
       return failedReload(started, error);
     }
+  }
+
+  /** What the supervisor has logged so far (its decisions: workers started, retired). */
+  get log(): readonly Line[] {
+    return this.server?.lines ?? [];
   }
 
   supervisorPids(): number[] {

@@ -1,7 +1,8 @@
 /**
  * php-fpm (Debian's php-fpm package) as a benchmark pool: its own master with its own configuration in a temp
- * dir, in the foreground (-F), on a free port — never the system service. `pm = static` with 2 children and
- * pm.max_requests = 0, the rest Debian's defaults (process_control_timeout = 0). Its log is a file we follow.
+ * dir, in the foreground (-F), on a free port — never the system service. `pm = static` with `children` children
+ * (or `pm = dynamic` with max_children = `children` and the spares given) and pm.max_requests = 0, the rest
+ * Debian's defaults (process_control_timeout = 0). Its log is a file we follow.
  * Reload: USR2 (the master finishes its children, re-executes itself keeping the socket, forks new ones);
  * done at its next `ready to handle connections` line.
  */
@@ -11,6 +12,13 @@ import { performance } from 'node:perf_hooks';
 import type { Upstream } from '../../test/helpers/nginx.js';
 import { ServerProcess } from './process.js';
 import { failedReload, type Pool, type PoolContext, type ReloadSample } from './pool.js';
+
+/** php-fpm's `pm = dynamic`: pm.start_servers, pm.min_spare_servers, pm.max_spare_servers. */
+export interface PhpFpmDynamic {
+  readonly start: number;
+  readonly minSpare: number;
+  readonly maxSpare: number;
+}
 
 export class PhpFpmPool implements Pool {
   readonly label: string;
@@ -25,8 +33,9 @@ export class PhpFpmPool implements Pool {
     script: string,
     private readonly children: number,
     private readonly context: PoolContext,
+    private readonly dynamic?: PhpFpmDynamic,
   ) {
-    this.label = `php-fpm ×${children}`;
+    this.label = dynamic ? `php-fpm dynamic ≤${children}` : `php-fpm ×${children}`;
     this.port = context.port;
     this.upstream = { fastcgi: { address: `127.0.0.1:${context.port}`, scripts: { '/': script } } };
     const root = process.geteuid?.() === 0;
@@ -47,7 +56,9 @@ export class PhpFpmPool implements Pool {
       ...(root ? ['user = root', 'group = root'] : []),
       `listen = 127.0.0.1:${this.port}`,
       'listen.backlog = 1024',
-      'pm = static',
+      ...(this.dynamic
+        ? ['pm = dynamic', `pm.start_servers = ${this.dynamic.start}`, `pm.min_spare_servers = ${this.dynamic.minSpare}`, `pm.max_spare_servers = ${this.dynamic.maxSpare}`]
+        : ['pm = static']),
       `pm.max_children = ${this.children}`,
       'pm.max_requests = 0',
       'clear_env = no',

@@ -8,6 +8,8 @@ import { loadConfiguration } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
 import { CliError, START_EXIT, describeError } from '../errors.js';
 import { configFailure } from './config-error.js';
+import { adoptSockets, withAdoptedAddresses, type Adoption } from './activation.js';
+import { describeInherited } from '../os/activation.js';
 import { openLogs, type Logs } from '../log/setup.js';
 import { ensureLogDirectory, LogFileRefusedError } from '../log/safe-open.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
@@ -130,12 +132,13 @@ function statsOpener(address: ListenAddress | undefined): Pick<ServeOptions, 'op
   };
 }
 
-/** Binds every pool, or releases what was bound and throws the first failure (naming its pool, when it has a name). */
-function bindPools(pools: readonly PoolConfig[]): BoundPool[] {
+/** Binds every pool (or adopts the socket systemd passed for it), or releases what was bound and throws the first failure (naming its pool, when it has a name). */
+function bindPools(pools: readonly PoolConfig[], adoption: Adoption): BoundPool[] {
   const bound: BoundPool[] = [];
   for (const config of pools) {
     try {
-      const socket = bindPool(config);
+      const inherited = adoption.get(config.name);
+      const socket = inherited ? ListenSocket.adopt(inherited.fd, inherited.address, { reusePort: inherited.reusePort }) : bindPool(config);
       bound.push({ config, socket });
       socket.setBlocking(config.blocking !== 'nonblocking');
     } catch (error) {
@@ -149,7 +152,7 @@ function bindPools(pools: readonly PoolConfig[]): BoundPool[] {
 }
 
 /** The foreground instance, or the daemon's: claim the name, bind every pool, serve until stopped. */
-async function runInstance(configuration: Configuration, reload: () => Promise<Configuration>, launch: { argv: readonly string[]; cwd: string }, onReady: () => void): Promise<number> {
+async function runInstance(configuration: Configuration, reload: () => Promise<Configuration>, launch: { argv: readonly string[]; cwd: string }, onReady: () => void, adoption: Adoption = new Map()): Promise<number> {
   const euid = process.geteuid?.() ?? -1;
   const { supervisor } = configuration;
   if (supervisor.daemonized) detachFromLauncher();
@@ -161,6 +164,7 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
     throw refusedLogFailure(error, euid);
   });
   for (const warning of remoteWarnings(configuration)) logs.logger.log('warn', warning);
+  for (const [pool, socket] of adoption) logs.logger.log('info', `socket activation: ${pool === 'default' ? 'the pool' : `pool ${pool}`} adopts ${describeInherited(socket)} from systemd${socket.address.kind === 'tcp' && !socket.reusePort ? ' (no SO_REUSEPORT: set ReusePort=yes in its .socket unit to reload without a restart)' : ''}`);
   try {
     const first = configuration.pools[0] as PoolConfig;
     const claimed = await claimInstance({ name: supervisor.name, env: process.env, euid, stopSignal: first.stopSignal, stopTimeoutMs: first.stopTimeoutMs, logger: logs.logger });
@@ -171,7 +175,7 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
       env: recordedEnvironment(),
       ...(supervisor.extraPidfile ? { extraPidfile: supervisor.extraPidfile } : {}),
     });
-    const pools = bindPools(configuration.pools);
+    const pools = bindPools(configuration.pools, adoption);
     try {
       // Each pool's worker log opens here, through the same checks as the supervisor log.
       const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) }).catch(
@@ -215,13 +219,18 @@ export async function runStart(flags: Flags, command: readonly string[], argv: r
   const inputs = { flags, command, ...(configPath !== undefined ? { configPath } : {}), ...context };
   // A reload reads the configuration again with the same inputs (the daemon itself runs in /): files, includes,
   // users, programs and chdir's real path as they are then. Its ConfigError is the reload's failure.
-  const reload = (): Promise<Configuration> => loadConfiguration(inputs);
+  let adoption: Adoption = new Map();
+  // Pools on systemd's sockets keep their addresses through a reload (the file may say another, or none).
+  const reload = async (): Promise<Configuration> => withAdoptedAddresses(await loadConfiguration(inputs), adoption);
   let configuration: Configuration;
   try {
     configuration = await reload();
   } catch (error) {
     throw error instanceof ConfigError ? configFailure(error) : error;
   }
+  // Sockets systemd passed us (LISTEN_FDS): checked, matched to pools, and out of the workers' environment.
+  adoption = adoptSockets(configuration, process.env, process.pid);
+  configuration = withAdoptedAddresses(configuration, adoption);
   const { supervisor } = configuration;
   const first = configuration.pools[0] as PoolConfig;
   const launch = { argv: recordedArguments(argv), cwd: context.cwd };
@@ -234,7 +243,7 @@ export async function runStart(flags: Flags, command: readonly string[], argv: r
       throw error;
     }
   }
-  if (!supervisor.daemon) return runInstance(configuration, reload, launch, () => undefined);
+  if (!supervisor.daemon) return runInstance(configuration, reload, launch, () => undefined, adoption);
   // The daemon logs them to its file; the person who started it sees them here.
   for (const warning of remoteWarnings(configuration)) process.stderr.write(`fcgi-spawn: warning: ${warning}\n`);
   // Checked above in this process, so a usage error never starts a daemon; the daemon checks again.

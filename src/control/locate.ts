@@ -117,7 +117,7 @@ export function locateInstance(selector: InstanceSelector, context: RunContext &
   if (name === undefined && selector.pidfile !== undefined) {
     const pidfile = resolve(context.cwd, selector.pidfile);
     const records = reader.records();
-    name = findNameByPidfile(records, pidfile, pidFromExtraFile);
+    name = findNameByPidfile(records, dir, pidfile, pidFromExtraFile);
     if (name === undefined) {
       // A pidfile no record names. Its pid belongs to another recorded instance: stale, not that one.
       // Otherwise all we know is the file and its pid, checked by command line.
@@ -151,7 +151,8 @@ function holderOf(all: readonly InstanceRecord[], address: string | undefined): 
 }
 
 /** The record that wrote this very pidfile (-P) and still has its pid: a recycled pid alone proves nothing. */
-function findNameByPidfile(records: readonly InstanceRecord[], pidfile: string, pid: number | undefined): string | undefined {
+/** The instance whose -P pidfile, or whose own pidfile in the run directory, this is and names its pid. */
+function findNameByPidfile(records: readonly InstanceRecord[], dir: string, pidfile: string, pid: number | undefined): string | undefined {
   if (pid === undefined) return undefined;
-  return records.find((record) => record.supervisor.pid === pid && record.extraPidfile === pidfile)?.name;
+  return records.find((record) => record.supervisor.pid === pid && (record.extraPidfile === pidfile || instancePaths(dir, record.name).pidfile === pidfile))?.name;
 }

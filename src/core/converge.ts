@@ -43,10 +43,10 @@ function convergeSlot(generation: Generation, slot: Slot, mode: Mode, context: C
   return slot;
 }
 
-export function stop(generation: Generation, slot: Slot & { state: 'starting' | 'ready' }, context: ConvergeContext): Slot {
+export function stop(generation: Generation, slot: Slot & { state: 'starting' | 'ready' }, context: ConvergeContext, signal = context.policy.stopSignal): Slot {
   const { policy, now, effects } = context;
-  effects.push({ type: 'signal', pgid: slot.pid, signal: policy.stopSignal });
-  effects.push({ type: 'log', level: 'info', message: `${label(generation, slot, slot.pid)} ${slot.state}→stopping (${policy.stopSignal})`, fields: { pid: slot.pid } });
+  effects.push({ type: 'signal', pgid: slot.pid, signal });
+  effects.push({ type: 'log', level: 'info', message: `${label(generation, slot, slot.pid)} ${slot.state}→stopping (${signal})`, fields: { pid: slot.pid } });
   return moveSlot(slot, { state: 'stopping', pid: slot.pid, startedAt: slot.startedAt, killAt: now + policy.stopTimeoutMs, killed: false });
 }
 

@@ -39,6 +39,7 @@ function queueEmpty(generation: Generation, observed: DrainObservation): boolean
 
 export function applyDrainStatus(generation: Generation, observed: DrainObservation, context: ConvergeContext): Generation {
   if (generation.phase !== 'draining' || context.now < generation.quietAt) return generation;
+  if (generation.sharedSocket) return retireIdle(generation, observed, context);
   if (!queueEmpty(generation, observed)) return generation;
   const waiting = generation.slots.filter((slot) => slot.state === 'starting' || slot.state === 'ready');
   if (context.policy.drain === 'signal') return signalAll(generation, waiting, context);
@@ -55,5 +56,22 @@ export function applyDrainStatus(generation: Generation, observed: DrainObservat
     next = { ...next, shutDown: true };
   }
   for (const slot of idle) next = replaceSlot(next, stop(next, slot, context));
+  return next;
+}
+
+/**
+ * A socket the new generation shares (systemd's Unix socket): its queue is theirs too, so it is never waited on
+ * empty, and never shut down. A worker this look saw waiting is signalled in the same dispatch with the retire
+ * signal, as the process manager retires one worker of several: a program that finishes a request on that signal
+ * loses nothing if the kernel hands it a connection at that moment (php-cgi, a Node worker draining on TERM); one
+ * that cuts a request on any signal (fcgiwrap) can lose that one request (README: Socket activation).
+ */
+function retireIdle(generation: Generation, observed: DrainObservation, context: ConvergeContext): Generation {
+  let next = generation;
+  for (const slot of generation.slots) {
+    if (slot.state !== 'starting' && slot.state !== 'ready') continue;
+    const waits = observed.idle.includes(slot.pid) || observed.listening?.includes(slot.pid);
+    if (waits && !observed.busy.includes(slot.pid)) next = replaceSlot(next, stop(next, slot, context, context.policy.retireSignal));
+  }
   return next;
 }

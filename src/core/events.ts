@@ -47,7 +47,8 @@ export type Event =
   /** A new generation; with a policy, the pool's new settings (a reloaded configuration) apply from now on. */
   | { readonly type: 'reload'; readonly requestId?: number; readonly policy?: PoolPolicy }
   | { readonly type: 'scale'; readonly workers: number; readonly requestId?: number; readonly policy?: PoolPolicy }
-  | { readonly type: 'generation-opened'; readonly generation: number }
+  /** shared: the new generation accepts on the serving generation's socket (one systemd owns: no second socket, no steering). */
+  | { readonly type: 'generation-opened'; readonly generation: number; readonly shared?: boolean }
   | { readonly type: 'generation-failed'; readonly generation: number; readonly reason: string }
   /** notify: the worker got a ready pipe (ready: notify): it is ready when it says so, not when /proc sees it. */
   | { readonly type: 'spawned'; readonly generation: number; readonly slot: number; readonly pid: number; readonly notify?: boolean }

@@ -20,6 +20,12 @@ export interface Generation {
   readonly drainDeadline: number;
   readonly probeAt: number;
   readonly shutDown: boolean;
+  /**
+   * Its socket is another generation's too (a Unix socket systemd passed us: never renamed away from its path).
+   * Nothing can be steered: draining, each old worker is retired with the retire signal as soon as a look sees it
+   * idle, while the new workers take the shared queue; never shut down.
+   */
+  readonly sharedSocket?: boolean;
   /** Failing: why the generation is rolled back, and the slot that gave up (its last stderr line tells more). */
   readonly failure?: string;
   readonly failedSlot?: number;

@@ -62,6 +62,8 @@ function retire(look: Look, pid: number, why: string, live: number): void {
   effects.push({ type: 'log', level: 'info', message: `${label(look.generation, slot, pid)} ready→stopping (${policy.retireSignal}): ${why}`, fields: { pid } });
   const stopping = moveSlot(slot, { state: 'stopping', pid, startedAt: slot.startedAt, killAt: now + look.state.policy.stopTimeoutMs, killed: false, park: true });
   look.generation = replaceSlot(look.generation, stopping);
+  // One idle worker fewer to take what waits until the next look (core/manager.ts, idleTake).
+  look.manager = { ...look.manager, seenIdle: Math.max(0, look.manager.seenIdle - 1) };
 }
 
 function requestTimeouts(look: Look): void {

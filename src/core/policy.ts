@@ -47,6 +47,8 @@ export interface PoolPolicy {
   readonly drain: 'idle' | 'signal';
   /** Unix sockets: a graceful stop unlinks the path first, so only the queue is left to drain. */
   readonly unixSocket: boolean;
+  /** What an idle worker of a draining generation that shares its socket gets (retire-signal; the stop signal for `generation`). */
+  readonly retireSignal: string;
   readonly manager?: ManagerPolicy;
 }
 
@@ -65,6 +67,7 @@ export function poolPolicy(config: PoolConfig, procReadiness: boolean): PoolPoli
     steerGraceMs: config.steerGraceMs,
     drain: config.drain ?? 'idle',
     unixSocket: config.address.kind === 'unix',
+    retireSignal: config.retireSignal === undefined || config.retireSignal === 'generation' ? config.stopSignal : config.retireSignal,
     ...managerOf(config),
   };
 }

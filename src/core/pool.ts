@@ -91,8 +91,12 @@ function apply(state: PoolState, event: Event, now: number, effects: Effect[]): 
       return scale(withPolicy(state, event.policy), event.workers, event.requestId, now, effects);
     case 'generation-opened': {
       if (!state.generations.some((g) => g.id === event.generation && g.phase === 'opening')) return state;
-      const started = startingGeneration(state, newGeneration(event.generation, 'starting', state.desiredWorkers));
-      return replaceGeneration(started.state, started.generation);
+      const fresh = { ...newGeneration(event.generation, 'starting', state.desiredWorkers), ...(event.shared ? { sharedSocket: true } : {}) };
+      const started = startingGeneration(state, fresh);
+      if (!event.shared) return replaceGeneration(started.state, started.generation);
+      // The serving generation's socket is the new one's: it will be drained as a shared socket.
+      const sharing = replaceGeneration(started.state, started.generation);
+      return { ...sharing, generations: sharing.generations.map((g) => (g.phase === 'serving' ? { ...g, sharedSocket: true } : g)) };
     }
     case 'queue-waiting':
     case 'pool-sample':
@@ -313,11 +317,16 @@ function promote(state: PoolState, generation: Generation, now: number, effects:
     effects.push({ type: 'started' });
     return { ...replaceGeneration(state, { ...generation, phase: 'serving' }), phase: 'running' };
   }
-  effects.push({ type: 'steer', generation: generation.id });
-  effects.push({ type: 'log', level: 'info', message: `reload: generation ${generation.id} ready, new connections go to it; draining the old` });
   const { policy } = state;
+  const shared = generation.sharedSocket === true;
+  if (shared) {
+    effects.push({ type: 'log', level: 'info', message: `reload: generation ${generation.id} ready on the same socket (systemd's); retiring each old worker (${policy.retireSignal}) once seen idle` });
+  } else {
+    effects.push({ type: 'steer', generation: generation.id });
+    effects.push({ type: 'log', level: 'info', message: `reload: generation ${generation.id} ready, new connections go to it; draining the old` });
+  }
   const generations = state.generations.map((g) =>
-    g.id === generation.id ? { ...g, phase: 'serving' as const } : g.phase === 'serving' ? startDraining(g, now, true, policy.steerGraceMs, policy.gracefulTimeoutMs) : g,
+    g.id === generation.id ? { ...g, phase: 'serving' as const } : g.phase === 'serving' ? startDraining(g, now, true, shared ? 0 : policy.steerGraceMs, policy.gracefulTimeoutMs) : g,
   );
   return { ...state, generations };
 }

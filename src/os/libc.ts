@@ -16,6 +16,9 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
 export const SO_REUSEPORT = 15;
+export const SO_TYPE = 3;
+export const SO_ACCEPTCONN = 30;
+export const SO_DOMAIN = 39;
 export const SO_ATTACH_REUSEPORT_CBPF = 51;
 export const IPPROTO_TCP = 6;
 export const TCP_INFO = 11;
@@ -101,6 +104,14 @@ export function setIntOption(fd: number, level: number, name: number, value: num
 
 export function setBufferOption(fd: number, level: number, name: number, value: Buffer, subject?: string): void {
   check(c.setsockopt(fd, level, name, value, value.length) as number, 'setsockopt', subject);
+}
+
+/** An int socket option (SO_TYPE, SO_ACCEPTCONN, SO_REUSEPORT, SO_DOMAIN). */
+export function getIntOption(fd: number, level: number, name: number, subject?: string): number {
+  const buffer = Buffer.alloc(4);
+  const length = [4];
+  check(c.getsockopt(fd, level, name, buffer, length) as number, 'getsockopt', subject);
+  return buffer.readInt32LE(0);
 }
 
 export function getBufferOption(fd: number, level: number, name: number, size: number): Buffer {

@@ -46,6 +46,12 @@ export interface UnixOptions {
   readonly staged?: boolean;
 }
 
+/** A socket systemd made and passed to us (socket activation): it outlives us, and is systemd's to keep. */
+export interface Adopted {
+  /** SO_REUSEPORT was set on it (ReusePort=yes): a new generation's TCP socket can join its group. */
+  readonly reusePort: boolean;
+}
+
 export class ListenSocket {
   private closed = false;
 
@@ -58,7 +64,17 @@ export class ListenSocket {
     private readonly place: SocketPlace | undefined,
     /** The path the socket was bound at: what /proc/net/unix shows for it and its connections, even after a rename. */
     private readonly bindName: string | undefined,
+    /** Passed to us by systemd: never unlinked, renamed or shut down (the next start of the service adopts it again). */
+    readonly adopted?: Adopted,
   ) {}
+
+  /**
+   * A listening socket systemd passed us (os/activation.ts checked it): used as it is. It has no place of ours
+   * (socket-place.ts), so nothing here can unlink or rename its path; its owner and mode are the .socket unit's.
+   */
+  static adopt(fd: number, address: ListenAddress, adopted: Adopted): ListenSocket {
+    return new ListenSocket(fd, address, fstatSync(fd).ino, undefined, address.kind === 'unix' ? address.path : undefined, adopted);
+  }
 
   static openTcp(address: TcpAddress, options: TcpOptions): ListenSocket {
     const family = tcpFamily(address.host) === 4 ? libc.AF_INET : libc.AF_INET6;
@@ -164,7 +180,8 @@ export class ListenSocket {
    * 3 of 3), so only on an empty queue.
    */
   shutdownListener(): void {
-    if (this.closed || this.address.kind !== 'tcp') return;
+    // systemd's socket stays listening for the next start: a shutdown would leave it dead in systemd's hands.
+    if (this.closed || this.address.kind !== 'tcp' || this.adopted) return;
     libc.shutdown(this.fd, libc.SHUT_RD, this.name);
   }
 

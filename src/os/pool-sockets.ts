@@ -6,6 +6,13 @@
  * every join and leave. Unix: a new socket is bound in a private directory beside the public path
  * (socket-place.ts: no predictable temporary path anyone else could reach) and renamed over the
  * public path when it should get new connections.
+ *
+ * A socket systemd passed us (socket activation, ListenSocket.adopt) stays systemd's: it is never shut down,
+ * renamed or unlinked, and it stays in its reuseport group after its generation retires (systemd holds it), so it
+ * keeps its index there and we keep its fd until the pool is released. TCP: a new generation joins its group only
+ * if systemd set SO_REUSEPORT (ReusePort=yes); otherwise the reload is refused. Unix: a rename would leave
+ * systemd's socket, which the next start of the service adopts, at a path no client reaches; so every generation
+ * shares it, and the core retires old workers one by one instead of steering (core/drain.ts).
  */
 import { ListenSocket, type UnixOptions } from './listen-socket.js';
 import { steerReusePortGroup } from './libc.js';
@@ -16,6 +23,8 @@ export class PoolSockets {
   private readonly members: ListenSocket[] = [];
   private target: ListenSocket | undefined;
   private blocking = true;
+  /** systemd's socket, when the pool adopted one: kept open until release(), whatever generation retires. */
+  private readonly adopted: ListenSocket | undefined;
 
   constructor(
     first: ListenSocket,
@@ -26,6 +35,13 @@ export class PoolSockets {
     this.sockets.set(firstGeneration, first);
     if (first.address.kind === 'tcp') this.members.push(first);
     this.target = first;
+    this.adopted = first.adopted ? first : undefined;
+  }
+
+  /** The generation accepts on the same socket as another one (systemd's Unix socket). */
+  shares(generation: number): boolean {
+    const socket = this.sockets.get(generation);
+    return socket !== undefined && [...this.sockets].some(([other, s]) => other !== generation && s === socket);
   }
 
   /** What the next generation's socket gets (a reloaded configuration). */
@@ -39,7 +55,7 @@ export class PoolSockets {
   }
 
   all(): ListenSocket[] {
-    return [...this.sockets.values()];
+    return [...new Set(this.sockets.values())];
   }
 
   /** A new generation's socket; new connections keep going where they went until steerTo(). */
@@ -48,7 +64,12 @@ export class PoolSockets {
     if (!first) throw new Error('no socket to join');
     const address = first.address;
     let socket: ListenSocket;
-    if (address.kind === 'tcp') {
+    if (this.adopted?.address.kind === 'unix') {
+      socket = this.adopted;
+    } else if (address.kind === 'tcp') {
+      if (this.adopted && !this.adopted.adopted?.reusePort) {
+        throw new Error(`the socket systemd passed for ${this.adopted.name} has no SO_REUSEPORT, so a new generation cannot listen beside it: set ReusePort=yes in its .socket unit (then restart the socket unit), or restart the service instead of reloading`);
+      }
       socket = ListenSocket.openTcp(address, { backlog: this.backlog, joinGroup: true, beforeListen: () => this.applySteering() });
       this.members.push(socket);
       this.applySteering();
@@ -65,14 +86,16 @@ export class PoolSockets {
     const socket = this.sockets.get(generation);
     if (!socket) return;
     this.target = socket;
-    if (socket.address.kind === 'unix') socket.renameOverPublicPath();
-    else this.applySteering();
+    // systemd's Unix path stays systemd's socket's (a shared generation has nothing to steer).
+    if (socket.address.kind === 'unix') {
+      if (!socket.adopted) socket.renameOverPublicPath();
+    } else this.applySteering();
   }
 
   /** TCP only, on an empty queue: wakes accept() with EINVAL and leaves the group. */
   shutdown(generation: number): void {
     const socket = this.sockets.get(generation);
-    if (!socket || socket.address.kind !== 'tcp') return;
+    if (!socket || socket.address.kind !== 'tcp' || socket.adopted) return;
     socket.shutdownListener();
     this.leave(socket);
   }
@@ -81,6 +104,8 @@ export class PoolSockets {
     const socket = this.sockets.get(generation);
     if (!socket) return;
     this.sockets.delete(generation);
+    // systemd's socket stays open (and in its group) until release; a shared one until its last generation goes.
+    if (socket === this.adopted || [...this.sockets.values()].includes(socket)) return;
     this.leave(socket);
     socket.close();
     if (this.target === socket) this.target = this.members[0] ?? [...this.sockets.values()][0];
@@ -89,6 +114,20 @@ export class PoolSockets {
 
   closeAll(): void {
     for (const generation of [...this.sockets.keys()]) this.close(generation);
+    if (!this.adopted || this.adopted.isClosed) return;
+    // Only systemd's socket is left in its group: steer there (index 0), so that a program left attached to the
+    // group (it outlives us) never points past its members, then let go of our copy.
+    this.target = this.adopted;
+    this.guardedSteering();
+    this.adopted.close();
+  }
+
+  private guardedSteering(): void {
+    try {
+      this.applySteering();
+    } catch {
+      // The group's program cannot be set: the kernel then picks by hash among what is left (systemd's socket).
+    }
   }
 
   /** Graceful stop of a Unix pool: new connect()s fail from now on; queued ones stay. */

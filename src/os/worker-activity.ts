@@ -8,6 +8,7 @@
  * loop); anything else is busy. A group leader that holds no connection and only waits for its
  * children or a signal takes its members' state.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { ConnectionLook, socketDescriptors, type SocketIdentity } from './connections.js';
 import { groupDescendants, numericEntries, readProcText } from './proc.js';
 import { syscallNumbers, type SyscallNumbers } from './syscall-numbers.js';
@@ -52,16 +53,48 @@ function epollWatches(pid: number, epollFd: number, inode: number): boolean {
   return false;
 }
 
+/** At most this many pollfds are read: a server polling more is looked at by the holding rule alone. */
+const MAX_POLL_FDS = 4096;
+
+/**
+ * Whether a poll()/ppoll() waits on one of the socket's descriptors, read from the caller's pollfd array
+ * (struct pollfd: int fd, short events, short revents). php-cgi polls the connection it has just accepted
+ * (up to 5 s for its first record) while fd 0 is still the listening socket: "holds the socket" alone made
+ * it idle, an auto pool's socket non-blocking, and php-cgi's next accept() fail with EAGAIN, which ends it.
+ * Undefined where the memory cannot be read (no ptrace access, the call ended while we looked).
+ */
+function pollWatches(pid: number, pointer: bigint, count: number, listenFds: readonly number[]): boolean | undefined {
+  if (count <= 0 || count > MAX_POLL_FDS || pointer === 0n) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(`/proc/${pid}/mem`, 'r');
+    const entries = Buffer.alloc(count * 8);
+    if (readSync(fd, entries, 0, entries.length, pointer) !== entries.length) return undefined;
+    for (let index = 0; index < count; index += 1) {
+      if (listenFds.includes(entries.readInt32LE(index * 8))) return true;
+    }
+    return false;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 function threadSees(pid: number, tid: number, listenFds: readonly number[], inode: number, numbers: SyscallNumbers): Seen {
   // "<nr> <arg1> ..." while blocked in a call; "running" or "-1 ..." otherwise.
-  const [nrText, firstArg] = (readProcText(`/proc/${pid}/task/${tid}/syscall`) ?? '').split(' ');
+  const [nrText, firstArg, secondArg] = (readProcText(`/proc/${pid}/task/${tid}/syscall`) ?? '').split(' ');
   const nr = Number(nrText);
   const first = Number.parseInt(firstArg ?? '', 16);
   if (!Number.isInteger(nr) || nr < 0 || !Number.isFinite(first)) return 'other';
   if (numbers.accept.includes(nr)) return listenFds.includes(first) ? 'accept' : 'other';
   if (numbers.select.includes(nr)) return listenFds.some((fd) => fd < first) ? 'poll' : 'waiting';
-  // poll's descriptors are in the caller's memory: holding the socket is all we can see.
-  if (numbers.poll.includes(nr)) return listenFds.length > 0 ? 'poll' : 'waiting';
+  if (numbers.poll.includes(nr)) {
+    if (listenFds.length === 0) return 'waiting';
+    // The descriptors are in the caller's memory; where it cannot be read, holding the socket is all we see.
+    const watches = pollWatches(pid, BigInt.asUintN(64, BigInt(`0x${(firstArg ?? '').replace(/^0x/, '')}`)), Number.parseInt(secondArg ?? '', 16), listenFds);
+    return watches === false ? 'other' : 'poll';
+  }
   if (numbers.epoll.includes(nr)) return epollWatches(pid, first, inode) ? 'epoll' : 'waiting';
   return numbers.wait.includes(nr) ? 'waiting' : 'other';
 }

@@ -21,7 +21,9 @@ export function followSupervisor(reaper: Reaper, state: SupervisorState, effects
     const sockets = runtime(pool.key)?.sockets;
     for (const generation of pool.state.generations) {
       const socket = sockets?.get(generation.id);
-      if (socket && !socket.isClosed) reaper.watchSocket(pool.key, generation.id, socketLabel(pool, generation.id), socket.inode, pool.state.policy.stopTimeoutMs);
+      // systemd's socket (socket activation) is held by systemd itself, PID 1: never a holder to stop, and shared
+      // by the generations on it, so retiring one must not stop the next one's workers.
+      if (socket && !socket.isClosed && !socket.adopted) reaper.watchSocket(pool.key, generation.id, socketLabel(pool, generation.id), socket.inode, pool.state.policy.stopTimeoutMs);
     }
   }
   for (const effect of effects) {

@@ -113,7 +113,8 @@ export class PoolRuntime {
         });
       case 'close-socket': {
         const fd = this.sockets.get(effect.generation)?.fd;
-        if (fd !== undefined) forgetQueue(this.name, fd);
+        // A socket the next generation shares (systemd's) keeps its queue watch.
+        if (fd !== undefined && !this.sockets.shares(effect.generation)) forgetQueue(this.name, fd);
         this.workers.forget(effect.generation);
         return this.guarded(`close the socket of generation ${effect.generation}`, () => this.sockets.close(effect.generation));
       }
@@ -152,7 +153,7 @@ export class PoolRuntime {
       this.sockets.configure(this.latest.backlog, unixSocketOptions(this.latest));
       this.workers.assign(generation, this.latest);
       this.sockets.open(generation);
-      this.context.report({ type: 'generation-opened', generation });
+      this.context.report({ type: 'generation-opened', generation, ...(this.sockets.shares(generation) ? { shared: true } : {}) });
     } catch (error) {
       this.workers.forget(generation);
       this.context.report({ type: 'generation-failed', generation, reason: describeError(error) });

@@ -163,7 +163,8 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       instance.setPools(poolAddresses(state));
       notifications(notifier, effects, state, stopping);
       followSupervisor(reaper, state, effects, (key) => supervisor.pool(key));
-      instance.setSockets(state.pools.flatMap((pool) => supervisor.pool(pool.key)?.sockets.all().map((socket) => socket.inode) ?? []));
+      // Not systemd's sockets: the next start must never take systemd for an orphan holding them (control/socket-orphans.ts).
+      instance.setSockets(state.pools.flatMap((pool) => supervisor.pool(pool.key)?.sockets.all().filter((socket) => !socket.adopted).map((socket) => socket.inode) ?? []));
     },
   });
   let stats: StatsServer | undefined;

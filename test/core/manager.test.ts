@@ -101,6 +101,28 @@ test('a queue event grows at once to what waits, up to workers; at workers, max-
   assert.equal(next.state.maxWorkersReached, 2, 'an idle worker ended the episode');
 });
 
+test('a queue the idle workers of a recent look can take is no load: nothing started, the watch waits for the next look; more than they take grows by what waits', () => {
+  const p = policy({ startWorkers: 4, minSpare: 1, maxSpare: 2 }, 8);
+  const { state } = started(p);
+  // 4 idle, above max-spare 2: one retired; 3 idle left to take what waits.
+  const shrunk = feed(state, [[10, look([idle(100), idle(101), idle(102), idle(103)])]]);
+  assert.deepEqual(acts(shrunk.effects).filter((e) => e.type === 'signal'), [{ type: 'signal', pgid: 103, signal: 'SIGTERM' }]);
+  // A connection caught in the queue on its way to a worker in accept(), 20 ms after the retirement.
+  const caught = feed(shrunk.state, [[30, { type: 'queue-waiting', generation: 1, queue: 1 }], [40, exit(103)]]);
+  assert.deepEqual(spawns(caught.effects), [], 'the worker just retired is not started again');
+  assert.ok(!caught.effects.some((e) => e.type === 'watch-queue'), 'not re-armed before the next look');
+  assert.equal(nextDeadline(caught.state), 1010, 'the next look, a second after the last');
+  // The look: all three busy; min-spare 1 starts one (the rate, 1) and the watch is armed again after it.
+  const looked = feed(caught.state, [[1010, { type: 'deadline' }], [1011, look([busy(100), busy(101), busy(102)])]]);
+  assert.equal(spawns(looked.effects).length, 1);
+  const ready = feed(looked.state, [[1012, { type: 'spawned', generation: 1, slot: 3, pid: 104 }], [1020, { type: 'listening', pid: 104, how: 'serving' }]]);
+  assert.ok(ready.effects.some((e) => e.type === 'watch-queue'), 're-armed after the look');
+  // One waits with no idle worker seen: one more, what waits, not the doubled rate (2).
+  const grown = feed(ready.state, [[1030, { type: 'queue-waiting', generation: 1, queue: 1 }]]);
+  assert.equal(spawns(grown.effects).length, 1);
+  assert.equal(grown.state.manager?.growRate, 2, 'the rate is doubled by looks only');
+});
+
 test('ondemand: no worker at start, one when a connection waits, retired after idle-timeout, then nothing armed', () => {
   const p = policy({ pm: 'ondemand', startWorkers: 0, idleTimeoutMs: 10_000 }, 4);
   const { state, effects } = feed(initialPoolState(p), [[0, { type: 'start' }]]);

@@ -16,6 +16,7 @@ export const POLICY: PoolPolicy = {
   steerGraceMs: 1000,
   drain: 'idle',
   unixSocket: false,
+  retireSignal: 'SIGTERM',
 };
 
 /** Feed events at given times; every effect, in order. */

@@ -251,3 +251,18 @@ test('-P with a pidfile that names another instance\'s pid acts on nothing', asy
   assert.ok(isAlive(pid as number), 'stop -P stopped an instance that never wrote that pidfile');
   assert.equal((await box.cli(['stop', '--name', 'bee'])).code, 0);
 });
+
+test('-P with the run directory\'s own pidfile: status and stop act on that instance', async (t) => {
+  const box = daemonSandbox(t);
+  const port = await freePort();
+  assert.equal((await box.cli(['start', '--name', 'own', '-p', String(port), ...ROOT_FLAG, '--', process.execPath, RESPONDER])).code, 0);
+  const pid = box.record('own')?.supervisor.pid as number;
+  const own = join(box.runDir, 'own.pid');
+  const status = await box.cli(['status', '-P', own]);
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  const stop = await box.cli(['stop', '-P', own]);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stdout + stop.stderr, /stopped/);
+  await waitFor(`supervisor ${pid} gone`, () => !isAlive(pid));
+  assert.equal(existsSync(own), false);
+});
