@@ -15,11 +15,11 @@ import { hasProcess, type Slot } from './slot.js';
  * drain: signal. Workers that finish what they hold on the stop signal get it as soon as no new connection can
  * reach them, busy or not: an event loop holding kept-alive connections is never idle. Where nothing steered new
  * connections away (a graceful stop of a TCP pool), the empty listener is shut down first, so that new ones are
- * refused rather than queued where no worker accepts any more.
+ * refused rather than queued where no worker accepts any more; never a socket systemd passed (shared).
  */
 function signalAll(generation: Generation, waiting: readonly Slot[], context: ConvergeContext): Generation {
   let next = generation;
-  if (!generation.steered && !generation.shutDown && waiting.length > 0) {
+  if (!generation.steered && !generation.shutDown && !generation.sharedSocket && waiting.length > 0) {
     context.effects.push({ type: 'shutdown-socket', generation: generation.id } satisfies Effect);
     next = { ...next, shutDown: true };
   }
@@ -39,9 +39,10 @@ function queueEmpty(generation: Generation, observed: DrainObservation): boolean
 
 export function applyDrainStatus(generation: Generation, observed: DrainObservation, context: ConvergeContext): Generation {
   if (generation.phase !== 'draining' || context.now < generation.quietAt) return generation;
-  if (generation.sharedSocket) return retireIdle(generation, observed, context);
-  if (!queueEmpty(generation, observed)) return generation;
   const waiting = generation.slots.filter((slot) => slot.state === 'starting' || slot.state === 'ready');
+  // On a shared socket the new workers take whatever is queued: workers that drain on the stop signal get it at once.
+  if (generation.sharedSocket) return context.policy.drain === 'signal' ? signalAll(generation, waiting, context) : retireIdle(generation, observed, context);
+  if (!queueEmpty(generation, observed)) return generation;
   if (context.policy.drain === 'signal') return signalAll(generation, waiting, context);
   // Only workers positively seen waiting (in accept(), or an event loop without a connection):
   // one between two requests is neither, and is looked at again at the next probe.

@@ -58,3 +58,20 @@ test('a worker seen busy is never signalled, until the graceful timeout stops it
     { type: 'signal', pgid: 101, signal: 'SIGTERM' },
   ]);
 });
+
+test('drain: signal on the shared socket: every old worker gets the stop signal at the first look, busy or not', () => {
+  const policy: PoolPolicy = { ...POLICY, drain: 'signal' };
+  const { state } = feed(running(policy), [
+    [100, { type: 'signal', signal: 'SIGHUP' }],
+    [101, { type: 'generation-opened', generation: 2, shared: true }],
+    [101, { type: 'spawned', generation: 2, slot: 0, pid: 200 }],
+    [101, { type: 'spawned', generation: 2, slot: 1, pid: 201 }],
+    [110, { type: 'listening', pid: 200, how: 'epoll' }],
+    [110, { type: 'listening', pid: 201, how: 'epoll' }],
+  ]);
+  const { effects } = feed(state, [[111, { type: 'drain-status', generation: 1, queue: 3, busy: [100, 101], idle: [] }]]);
+  assert.deepEqual(acts(effects), [
+    { type: 'signal', pgid: 100, signal: 'SIGTERM' },
+    { type: 'signal', pgid: 101, signal: 'SIGTERM' },
+  ]);
+});
