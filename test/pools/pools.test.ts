@@ -167,7 +167,11 @@ test('HUP gives every pool new workers; scale needs --pool with several', async 
   assert.match(ambiguous.stderr, /--pool/);
   const scaled = await runCli(['scale', '2', '--pool', 'b', '--name', 'pools']);
   assert.equal(scaled.code, 0, scaled.stderr);
-  const view = await pools(supervisor);
+  // scale returns before the new worker is ready: compare b's ready workers once both are.
+  const view = await waitFor("pool b's two workers ready", async () => {
+    const seen = await pools(supervisor);
+    return readyPids(seen, 'b').length === 2 && seen;
+  });
   assert.deepEqual(view.map((pool) => pool.workers.length), [1, 2]);
   const one = await runCli(['reload', '--pool', 'a', '--name', 'pools']);
   assert.equal(one.code, 0, one.stderr);
