@@ -52,11 +52,13 @@ export class PoolRuntime {
     socket: ListenSocket,
     readonly output: PoolOutput,
     private readonly context: PoolContext,
+    /** 1 at start-up; an upgrade's adopted generation keeps its number. */
+    firstGeneration = 1,
   ) {
     this.latest = config;
-    this.sockets = new PoolSockets(socket, config.backlog, unixSocketOptions(config));
+    this.sockets = new PoolSockets(socket, config.backlog, unixSocketOptions(config), firstGeneration);
     this.workers = new WorkerPool(this.sockets, output);
-    this.workers.assign(1, config);
+    this.workers.assign(firstGeneration, config);
   }
 
   get name(): string {

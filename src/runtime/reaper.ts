@@ -29,6 +29,8 @@ export interface ReaperOptions {
   readonly logger: Logger;
   /** Children that libuv spawned (the workers): libuv reaps them, we never do. */
   readonly isSpawned: (pid: number) => boolean;
+  /** A worker adopted through an in-place upgrade exited: libuv never knew it, so its exit comes from here. */
+  readonly onWorkerExit?: (pid: number, status: WaitStatus) => void;
   readonly now?: () => number;
 }
 
@@ -69,6 +71,8 @@ export class Reaper {
   /** Pool sockets by pool key and generation (socketKey), with the label log lines name them by. */
   private readonly sockets = new Map<string, WatchedSocket>();
   private readonly tracked = new Map<number, Tracked>();
+  /** Workers the previous program spawned (an in-place upgrade): reaped here, their exits told, never stopped here. */
+  private readonly workers = new Set<number>();
   private stopDeadline: number | undefined;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -96,6 +100,11 @@ export class Reaper {
     process.on('SIGCHLD', this.onChild);
     if (process.pid === 1) logger.log('info', 'running as PID 1: every orphan in this PID namespace is reaped here');
     this.look();
+  }
+
+  /** Workers adopted through an in-place upgrade: the pool stops them as its own; only their exits are ours to collect. */
+  adoptWorkers(pids: readonly number[]): void {
+    for (const pid of pids) this.workers.add(pid);
   }
 
   /** A pool socket: processes holding it are attributed to it, and stopped with it (SIGKILL after its pool's stop timeout). */
@@ -141,7 +150,7 @@ export class Reaper {
     this.stopDeadline = now + stopTimeoutMs;
     for (const pid of descendantPids(process.pid)) {
       const stat = readStat(pid);
-      if (!stat || stat.state === 'Z' || this.options.isSpawned(pid) || this.options.isSpawned(stat.pgrp)) continue;
+      if (!stat || stat.state === 'Z' || this.isWorker(pid) || this.isWorker(stat.pgrp)) continue;
       this.track(pid);
     }
     for (const tracked of this.tracked.values()) this.stopProcess(tracked, 'the pool is stopping', this.stopDeadline, now);
@@ -183,13 +192,18 @@ export class Reaper {
       } catch (error) {
         this.options.logger.log('error', `unable to reap process ${pid}: ${describeError(error)}`);
       }
-      if (status) this.reaped(pid, status);
-      else if (!this.tracked.has(pid)) this.adopt(pid, now);
+      if (status && this.workers.delete(pid)) this.options.onWorkerExit?.(pid, status);
+      else if (status) this.reaped(pid, status);
+      else if (!this.tracked.has(pid) && !this.workers.has(pid)) this.adopt(pid, now);
     }
     for (const tracked of this.tracked.values()) if (!isAlive(tracked)) this.tracked.delete(tracked.pid);
     this.escalate(now);
     this.arm();
     this.wake?.();
+  }
+
+  private isWorker(pid: number): boolean {
+    return this.options.isSpawned(pid) || this.workers.has(pid);
   }
 
   private adopt(pid: number, now: number): void {
