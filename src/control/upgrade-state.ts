@@ -12,6 +12,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, rea
 import { currentBootId } from '../os/boot-id.js';
 import { readStat } from '../os/proc.js';
 import { getIntOption, SO_ACCEPTCONN, SOL_SOCKET } from '../os/libc.js';
+import { unixPeerInode } from '../os/sock-diag.js';
 import { identityOf, isSameProcess, type ProcessIdentity } from './record.js';
 
 export const UPGRADE_STATE_VERSION = 1;
@@ -180,19 +181,27 @@ function isListening(fd: number): boolean {
 }
 
 /**
- * Our end of a worker's stdout (1) or stderr (2): the descriptor of ours that is the same pipe as the worker's,
- * by /proc's `pipe:[INODE]` names. Undefined when its output does not come to us through a pipe.
+ * What our end of the worker's stdout (1) or stderr (2) is called in /proc: the same `pipe:[INODE]` for a pipe, the
+ * peer's `socket:[INODE]` for the socketpair libuv makes of a 'pipe' stdio. Undefined when it is neither.
  */
-export function pipeOfWorker(pid: number, workerFd: 1 | 2, ours: readonly number[]): number | undefined {
+function ourEndOf(pid: number, workerFd: 1 | 2): string | undefined {
   const theirs = linkOf(`/proc/${pid}/fd/${workerFd}`);
-  if (!theirs?.startsWith('pipe:')) return undefined;
-  return ours.find((fd) => linkOf(`/proc/self/fd/${fd}`) === theirs);
+  if (theirs?.startsWith('pipe:')) return theirs;
+  const socket = /^socket:\[(\d+)\]$/.exec(theirs ?? '');
+  const peer = socket ? unixPeerInode(Number(socket[1])) : undefined;
+  return peer !== undefined ? `socket:[${peer}]` : undefined;
 }
 
-/** The same check on the new program's side: a pipe that is not the worker's any more is not attached. */
+/** Our descriptor for the other end of a worker's stdout or stderr; undefined when its output does not come to us. */
+export function pipeOfWorker(pid: number, workerFd: 1 | 2, ours: readonly number[]): number | undefined {
+  const wanted = ourEndOf(pid, workerFd);
+  return wanted === undefined ? undefined : ours.find((fd) => linkOf(`/proc/self/fd/${fd}`) === wanted);
+}
+
+/** The same check on the new program's side: a descriptor that is not the worker's output any more is not read. */
 export function isWorkerPipe(pid: number, workerFd: 1 | 2, fd: number): boolean {
-  const theirs = linkOf(`/proc/${pid}/fd/${workerFd}`);
-  return theirs !== undefined && theirs.startsWith('pipe:') && linkOf(`/proc/self/fd/${fd}`) === theirs;
+  const wanted = ourEndOf(pid, workerFd);
+  return wanted !== undefined && linkOf(`/proc/self/fd/${fd}`) === wanted;
 }
 
 function linkOf(path: string): string | undefined {

@@ -14,6 +14,7 @@
  * grandchild stayed a zombie until our waitpid(pid) took it.
  */
 import { performance } from 'node:perf_hooks';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { becomeChildSubreaper, reapChild, type WaitStatus } from '../os/libc.js';
 import { readStat } from '../os/proc.js';
 import { childPids, commandName, descendantPids, socketHolders, socketInodesOf } from '../os/process-tree.js';
@@ -73,6 +74,11 @@ export class Reaper {
   private readonly tracked = new Map<number, Tracked>();
   /** Workers the previous program spawned (an in-place upgrade): reaped here, their exits told, never stopped here. */
   private readonly workers = new Set<number>();
+  /**
+   * Holds the event loop open while adopted workers run: libuv has no handle for them (measured: a new program whose
+   * reload failed, left with adopted workers only, exited 0 at once). A port that never gets a message: no wake-up.
+   */
+  private keepAlive: MessagePort | undefined;
   private stopDeadline: number | undefined;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -105,6 +111,19 @@ export class Reaper {
   /** Workers adopted through an in-place upgrade: the pool stops them as its own; only their exits are ours to collect. */
   adoptWorkers(pids: readonly number[]): void {
     for (const pid of pids) this.workers.add(pid);
+    if (this.workers.size > 0 && !this.keepAlive) {
+      this.keepAlive = new MessageChannel().port1;
+      this.keepAlive.on('message', () => undefined);
+    }
+  }
+
+  private workerGone(pid: number, status: WaitStatus): void {
+    this.workers.delete(pid);
+    if (this.workers.size === 0) {
+      this.keepAlive?.close();
+      this.keepAlive = undefined;
+    }
+    this.options.onWorkerExit?.(pid, status);
   }
 
   /** A pool socket: processes holding it are attributed to it, and stopped with it (SIGKILL after its pool's stop timeout). */
@@ -176,6 +195,8 @@ export class Reaper {
     }
     await this.lastResort();
     process.off('SIGCHLD', this.onChild);
+    this.keepAlive?.close();
+    this.keepAlive = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -192,7 +213,7 @@ export class Reaper {
       } catch (error) {
         this.options.logger.log('error', `unable to reap process ${pid}: ${describeError(error)}`);
       }
-      if (status && this.workers.delete(pid)) this.options.onWorkerExit?.(pid, status);
+      if (status && this.workers.has(pid)) this.workerGone(pid, status);
       else if (status) this.reaped(pid, status);
       else if (!this.tracked.has(pid) && !this.workers.has(pid)) this.adopt(pid, now);
     }

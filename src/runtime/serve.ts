@@ -294,7 +294,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       upgrade = { ...(upgrade as UpgradeStatus), state: response.ok ? 'done' : 'failed', message: response.ok ? response.message : `${response.message}; the adopted workers keep serving` };
       logger.log(response.ok ? 'info' : 'error', `upgrade ${response.ok ? 'finished' : 'failed'}: ${upgrade.message}`);
     });
-    supervisor.enqueue({ type: 'reload', requestId: id, cause: 'upgrade' });
+    supervisor.enqueue({ type: 'reload', requestId: id });
   };
   // Before anything else is opened: a stats address that cannot be bound ends start-up, with nothing to undo.
   stats = await options.openStats?.(readStatus);
@@ -303,7 +303,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
   let control = await startControlServer(claimed.paths.control, handle);
   let unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
   process.on('SIGUSR2', onUpgradeSignal);
-  logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
+  if (!adopted) logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
   if (stats) logger.log('info', `stats: GET /metrics and /status on ${stats.address}`);
   try {
     if (adopted) reaper.adoptWorkers([...adopted.pools.values()].flatMap((pool) => pool.workers.map((worker) => worker.pid)));

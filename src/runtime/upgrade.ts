@@ -105,6 +105,15 @@ export class Upgrader {
       writeUpgradeState(path, state);
       await this.options.release();
       for (const fd of fds) setCloseOnExec(fd, false);
+      // stdio as it is (a terminal, the journal's socket, a log pipe): measured, Node had marked fds 1 and 2
+      // close-on-exec when they were sockets, and the new program came up with /dev/null there.
+      for (const fd of [0, 1, 2]) {
+        try {
+          setCloseOnExec(fd, false);
+        } catch {
+          // Not open: the new node opens /dev/null there.
+        }
+      }
       const env: Record<string, string> = {};
       for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
       env[UPGRADE_STATE_ENV] = path;
