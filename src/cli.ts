@@ -26,7 +26,8 @@ Exit codes:
 
 Signals: TERM and INT stop (--stop-signal to every worker group, SIGKILL after --stop-timeout; a
 second one kills at once). QUIT stops gracefully (requests in flight finish, --graceful-timeout).
-HUP reloads without dropping a request. TTIN and TTOU add or retire a worker. USR1 reopens log files.`;
+HUP reloads without dropping a request. TTIN and TTOU add or retire a worker. USR1 reopens log files.
+USR2 replaces the supervisor's program by the one now on disk, in place (see 'fcgi-spawn upgrade').`;
 
 const PROBE_HELP = `
 Exit codes:
