@@ -169,3 +169,37 @@ test('a new program whose workers cannot start keeps the adopted ones serving (u
   assert.equal(stopped.code, 0, stopped.stderr);
   await waitFor('nothing of the instance left in /proc', () => box.marked().length === 0);
 });
+
+test('SIGUSR2 upgrades a pool on a Unix socket in place, under a request loop, and the path stays served', needs('fcgiwrap'), async (t) => {
+  const box = daemonSandbox(t);
+  const copy = copyPackage(box.dir);
+  const path = join(box.dir, 'pool.sock');
+  const started = await copy.run(['start', '-s', path, '--name', 'up', '-F', '2', '--steer-grace', '0.1', ...(ROOT ? ['--allow-root'] : []), '--', findTool('fcgiwrap') as string], box.env);
+  box.remember();
+  assert.equal(started.code, 0, started.stderr);
+  const before = await status(box, copy);
+
+  copy.setVersion('9.9.9-usr2');
+  let done = false;
+  const loop = requestLoop(path, HELLO, () => done);
+  await waitFor('requests flowing', async () => (await probe(path, HELLO)).code === 0);
+  process.kill(before.pid, 'SIGUSR2');
+  const after = await waitFor('the upgrade done', async () => {
+    const result = await copy.run(['status', '--json', '--name', 'up'], box.env);
+    const view = result.code === 0 ? (JSON.parse(result.stdout) as StatusView) : undefined;
+    return view?.upgrade?.state === 'done' ? view : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 200 });
+  await waitFor('a request on the new workers', async () => (await probe(path, HELLO)).code === 0);
+  done = true;
+  const result = await loop;
+  const log = box.log('up');
+  assert.equal(after.pid, before.pid);
+  assert.equal(after.version, '9.9.9-usr2');
+  assert.deepEqual(result.failed, [], log);
+  for (const pid of workerPids(before)) assert.equal(isAlive(pid), false, `adopted worker ${pid} is gone`);
+
+  const stopped = await copy.run(['stop', '--name', 'up'], box.env);
+  assert.equal(stopped.code, 0, stopped.stderr);
+  await waitFor('nothing of the instance left in /proc', () => box.marked().length === 0);
+  assert.deepEqual(readdirSync(box.dir).filter((name) => name.endsWith('.sock')), [], 'the socket path is removed at stop');
+});
