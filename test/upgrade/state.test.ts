@@ -10,10 +10,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, rmSync, symlinkSync, fstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readUpgradeState, writeUpgradeState, UPGRADE_STATE_VERSION, type UpgradeState } from '../../src/control/upgrade-state.js';
+import { readUpgradeState, writeUpgradeState, UPGRADE_STATE_ENV, UPGRADE_STATE_VERSION, type UpgradeState } from '../../src/control/upgrade-state.js';
 import { identityOf, type ProcessIdentity } from '../../src/control/record.js';
 import { ListenSocket } from '../../src/os/listen-socket.js';
 import { waitFor } from '../helpers/wait.js';
+import { FIXTURES, runCli } from '../helpers/supervisor.js';
+import { freePort } from '../helpers/processes.js';
+import { probe } from '../helpers/fastcgi.js';
 
 const euid = process.geteuid?.() ?? -1;
 
@@ -141,4 +144,19 @@ test('descriptors that are not what the state says they are (the socket, the loc
   assert.match((readUpgradeState(path, euid) as { reason: string }).reason, /is not the instance lock/);
   writeUpgradeState(path, { ...state, supervisor: identityOf(process.ppid) as ProcessIdentity });
   assert.match((readUpgradeState(path, euid) as { reason: string }).reason, /written for process \d+, not this one/);
+});
+
+test('a program started with a state it cannot trust refuses it with one line and exit 1, and starts nothing', async (t) => {
+  const { dir, state } = await fixture(t);
+  const path = join(dir, 'x.upgrade');
+  // Written for this test process, handed to another one: the pid is not the reader's.
+  writeUpgradeState(path, state);
+  const port = await freePort();
+  const result = await runCli(['start', '-n', '-p', String(port), ...(euid === 0 ? ['--allow-root'] : []), '--', process.execPath, join(FIXTURES, 'fcgi-responder.mjs')], {
+    env: { ...process.env, [UPGRADE_STATE_ENV]: path },
+  });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, new RegExp(`fcgi-spawn: upgrade: the state the previous program left was refused: ${path}: written for process ${process.pid}, not this one \\(pid \\d+\\)\\n$`));
+  assert.equal(existsSync(path), false);
+  assert.equal((await probe(`127.0.0.1:${port}`, '/', {}, 2_000)).code, 3, 'nothing listens on the port');
 });
