@@ -197,6 +197,8 @@ test('SIGUSR2 upgrades a pool on a Unix socket in place, under a request loop, a
   assert.equal(after.version, '9.9.9-usr2');
   assert.deepEqual(result.failed, [], log);
   for (const pid of workerPids(before)) assert.equal(isAlive(pid), false, `adopted worker ${pid} is gone`);
+  const text = await copy.run(['status', '--name', 'up'], box.env);
+  assert.match(text.stdout, /^ {2}version 9\.9\.9-usr2, upgraded in place from 0\.1\.0 at \S+: done \(reloaded: generation 2 serving\)$/m);
 
   const stopped = await copy.run(['stop', '--name', 'up'], box.env);
   assert.equal(stopped.code, 0, stopped.stderr);
