@@ -247,8 +247,8 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       logger.log('error', checked.message);
       return { ok: false, message: checked.message, ...(checked.kind === 'check' ? { refusal: 'check' as const } : {}) };
     }
-    setTimeout(() => void upgrader.exec(checked.state, checked.to), ANSWER_FLUSH_MS);
-    return { ok: true, message: `upgrading from ${options.version} to ${checked.to} in place (pid ${process.pid})`, upgrade: checked.state.id };
+    setTimeout(() => void upgrader.exec(checked.id, checked.to), ANSWER_FLUSH_MS);
+    return { ok: true, message: `upgrading from ${options.version} to ${checked.to} in place (pid ${process.pid})`, upgrade: checked.id };
   };
   const upgrader = new Upgrader({
     logger,
@@ -273,6 +273,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
       process.on('SIGUSR2', onUpgradeSignal);
     },
+    // The log may be closed already (execve failed after it was flushed): stderr hears it too.
     failed: (status) => {
       upgrade = status;
       process.stderr.write(`fcgi-spawn: ${status.message}\n`);

@@ -67,7 +67,7 @@ export class Upgrader {
   constructor(private readonly options: UpgraderOptions) {}
 
   /** Checks, then execve; returns (a refusal) only when nothing was changed, or throws nothing and never returns. */
-  async check(requested?: string): Promise<UpgradeRefusal | { readonly kind: 'ready'; readonly to: string; readonly state: UpgradeState }> {
+  async check(requested?: string): Promise<UpgradeRefusal | { readonly kind: 'ready'; readonly to: string; readonly id: string }> {
     if (this.busy) return { kind: 'refused', message: 'an upgrade is already under way' };
     this.busy = true;
     try {
@@ -83,8 +83,7 @@ export class Upgrader {
       }
       const differs = await this.poolsDiffer();
       if (differs) return { kind: 'refused', message: `upgrade refused: ${differs}` };
-      const id = requested ?? `${process.pid}-${Date.now()}`;
-      return { kind: 'ready', to: version.stdout, state: this.collect(id) };
+      return { kind: 'ready', to: version.stdout, id: requested ?? `${process.pid}-${Date.now()}` };
     } catch (error) {
       return { kind: 'refused', message: `upgrade refused: ${describeError(error)}` };
     } finally {
@@ -92,10 +91,27 @@ export class Upgrader {
     }
   }
 
-  /** Hand everything over and become the new program; on failure, take everything back and say why. */
-  async exec(state: UpgradeState, to: string): Promise<void> {
-    this.busy = true;
+  /**
+   * Hand everything over and become the new program; on failure, take everything back and say why. What is handed
+   * over is read now, not at check(): a worker may have been respawned, or a stop asked for, since.
+   */
+  async exec(id: string, to: string): Promise<void> {
     const { logger, claimed } = this.options;
+    const requestedAt = new Date().toISOString();
+    const refuse = (message: string): void => {
+      logger.log('error', message);
+      this.options.failed({ id, state: 'failed', from: this.options.version, to, at: requestedAt, message });
+    };
+    if (this.busy) return refuse('upgrade refused: an upgrade is already under way');
+    const busy = whyBusy(this.options.state());
+    if (busy) return refuse(`upgrade refused: ${busy}; try again once it is done`);
+    let state: UpgradeState;
+    try {
+      state = this.collect(id, requestedAt);
+    } catch (error) {
+      return refuse(`upgrade refused: ${describeError(error)}`);
+    }
+    this.busy = true;
     const path = join(claimed.paths.dir, `${claimed.name}.upgrade`);
     const fds = [state.lock.fd, ...state.pools.flatMap((pool) => [pool.socket.fd, ...pool.workers.flatMap((w) => [w.stdout, w.stderr].filter((fd): fd is number => fd !== undefined))])];
     const { file, argv } = programArgv();
@@ -136,9 +152,7 @@ export class Upgrader {
       const { removeQuietly } = await import('../control/files.js');
       removeQuietly(path);
       await this.options.restore().catch(() => undefined);
-      const message = `upgrade failed: ${describeError(error)}; the running program keeps serving`;
-      logger.log('error', message);
-      this.options.failed({ id: state.id, state: 'failed', from: this.options.version, to, at: state.requestedAt, message });
+      refuse(`upgrade failed: ${describeError(error)}; the running program keeps serving`);
     } finally {
       this.busy = false;
     }
@@ -153,7 +167,7 @@ export class Upgrader {
     return `the configuration's pools (${wanted.join(', ')}) are not the running ones (${running.join(', ')}); apply it with 'fcgi-spawn update' first`;
   }
 
-  private collect(id: string): UpgradeState {
+  private collect(id: string, requestedAt: string): UpgradeState {
     const { claimed, version } = this.options;
     const ours = readdirSync('/proc/self/fd').map(Number).filter((fd) => Number.isInteger(fd) && fd > 2);
     const pools = this.options.state().pools.map((entry): UpgradePool => {
@@ -183,7 +197,7 @@ export class Upgrader {
       };
     });
     const lockStat = claimed.lock.identity();
-    return { version: UPGRADE_STATE_VERSION, id, from: version, requestedAt: new Date().toISOString(), supervisor: selfIdentity(), lock: { fd: claimed.lock.fd, ...lockStat }, pools };
+    return { version: UPGRADE_STATE_VERSION, id, from: version, requestedAt, supervisor: selfIdentity(), lock: { fd: claimed.lock.fd, ...lockStat }, pools };
   }
 }
 
