@@ -10,7 +10,9 @@
  * A socket systemd passed us (socket activation, ListenSocket.adopt) stays systemd's: it is never shut down,
  * renamed or unlinked, and it stays in its reuseport group after its generation retires (systemd holds it), so it
  * keeps its index there and we keep its fd until the pool is released. TCP: a new generation joins its group only
- * if systemd set SO_REUSEPORT (ReusePort=yes); otherwise the reload is refused. Unix: a rename would leave
+ * if systemd set SO_REUSEPORT (ReusePort=yes); otherwise the reload is refused. Generations then take turns between
+ * a socket of ours (index 1) and systemd's (index 0), so that the group never holds three members and a leaving
+ * one never moves the one steered to (open()). Unix: a rename would leave
  * systemd's socket, which the next start of the service adopts, at a path no client reaches; so every generation
  * shares it, and the core retires old workers one by one instead of steering (core/drain.ts).
  */
@@ -141,9 +143,13 @@ export class PoolSockets {
     }
   }
 
-  /** Graceful stop of a Unix pool: new connect()s fail from now on; queued ones stay. */
-  unlinkPublicPath(): void {
+  /**
+   * Graceful stop of a Unix pool: new connect()s fail from now on; queued ones stay. False when the path is
+   * systemd's socket's, which stays: new connections keep queueing there.
+   */
+  unlinkPublicPath(): boolean {
     for (const socket of this.sockets.values()) socket.unlinkPath();
+    return !this.adopted;
   }
 
   setBlocking(blocking: boolean): void {
