@@ -136,3 +136,54 @@ test('without ReusePort=yes a TCP reload is refused: exit 1, one line naming the
   assert.equal(exit.code, 0);
   assert.deepEqual(supervisor.strays(), []);
 });
+
+test('ReusePort=yes: a reload that fails rolls back on either turn (onto systemd\'s socket, onto one of ours), 0 failed', needs('python3'), async (t) => {
+  const dir = tempDir(t);
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const name = `reuseport-rollback-${process.pid}`;
+  const good = { name: 'tcp', listen: address, command: [process.execPath, RESPONDER], workers: 2 };
+  const bad = { ...good, command: [process.execPath, join(FIXTURES, 'crasher.mjs'), '7'] };
+  const config = writeConfig(dir, [good]);
+  const prefix = [findTool('python3') as string, ACTIVATE, `tcp+reuseport:${address}`, '--names', 'tcp', '--'];
+  const supervisor = startSupervisor(['--config', config, '--name', name], { prefix });
+  t.after(() => supervisor.cleanup());
+  await supervisor.waitReady();
+  const systemd = socketFds(supervisor.pid).get(3) as number;
+  const load = loops([{ address, path: '/' }]);
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await load.stop();
+  });
+  const reload = async (expected: number): Promise<void> => {
+    const result = await runCli(['reload', '--name', name, '--pool', 'tcp']);
+    assert.equal(result.code, expected, `${result.stderr}\n${supervisor.log()}`);
+  };
+  // Serving on systemd's socket: the failed generation had a socket of its own, which leaves the group.
+  writeConfig(dir, [bad]);
+  await reload(1);
+  assert.deepEqual(listeningInodes(port), [systemd]);
+  writeConfig(dir, [good]);
+  await reload(0);
+  const serving = await servingWorkers(name);
+  const own = socketFds(serving.pids[0] as number).get(0) as number;
+  assert.notEqual(own, systemd);
+  // Serving on ours: the failed generation was on systemd's socket, which stays; new connections go back to ours.
+  writeConfig(dir, [bad]);
+  await reload(1);
+  assert.deepEqual(await servingWorkers(name), serving, 'the same workers serve');
+  assert.deepEqual(new Set(listeningInodes(port)), new Set([systemd, own]));
+  const answer = await probe(address, '/');
+  assert.ok(serving.pids.includes(pidInBody(answer.out) ?? -1), answer.out);
+  writeConfig(dir, [good]);
+  await reload(0);
+  assert.equal(socketFds((await servingWorkers(name)).pids[0] as number).get(0), systemd);
+  stopped = true;
+  const result = await load.stop();
+  assert.deepEqual(result.failed, [], `${result.failed.length} failed of ${result.ok + result.failed.length}`);
+  assert.ok(result.ok > 30, `only ${result.ok} requests made it`);
+  t.diagnostic(`${result.ok} requests, 0 failed, through 2 rollbacks and 2 reloads on systemd's SO_REUSEPORT socket`);
+  const exit = await supervisor.stop();
+  assert.equal(exit.code, 0);
+  assert.deepEqual(supervisor.strays(), []);
+});
