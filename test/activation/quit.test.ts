@@ -40,7 +40,7 @@ test('QUIT on systemd\'s Unix socket: the file stays, the request in flight is a
   const fileInode = lstatSync(path).ino;
   const workers = supervisor.liveWorkers();
 
-  const inFlight = probe(path, '/slow?sleep=1500', {}, 20_000);
+  const inFlight = probe(path, '/slow?sleep=3000', {}, 20_000);
   // The request is with a worker before the stop begins.
   await waitFor('a worker busy with the slow request', async () => ((await statusJson(['--name', name])).pools[0]?.workerCounts.busy ?? 0) >= 1, { timeoutMs: 5_000 });
   const exit = await supervisor.stop('SIGQUIT', 30_000);

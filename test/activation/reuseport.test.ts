@@ -54,7 +54,7 @@ test('ReusePort=yes: TCP reloads on systemd\'s socket under request loops, 0 fai
   const first = await servingWorkers(name);
 
   // A request in flight on an old worker when the reload starts: the old socket keeps serving it while it drains.
-  const inFlight = probe(address, '/slow?sleep=1500', {}, 20_000);
+  const inFlight = probe(address, '/slow?sleep=3000', {}, 20_000);
   const load = loops([{ address, path: '/' }]);
   let stopped = false;
   t.after(async () => {
