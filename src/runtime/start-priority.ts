@@ -2,7 +2,7 @@
  * A reload's new workers start at a lower CPU priority, and get their own back when their generation is steered
  * to. On a busy machine with few cores, starting workers (a Node program compiles its code for ~150 ms of CPU)
  * compete with the serving ones for the same cores, and the requests in flight wait: measured with
- * bench/reload-under-load.ts (README, "Reload under load"). Niceness only weighs the scheduler's choice; a
+ * bench/reload-under-load.ts. Niceness only weighs the scheduler's choice; a
  * starting worker still gets every idle cycle, so an idle machine reloads as fast as before.
  *
  * Only where the priority can be given back: lowering a niceness needs CAP_SYS_NICE (root), and a worker left
