@@ -196,8 +196,12 @@ export class PoolRuntime {
   private lowerWhileStarting(generation: number, pid: number): void {
     if (this.sockets.shares(generation)) return;
     if (!this.context.generations().some((g) => g.phase === 'serving' && g.id !== generation)) return;
-    const target = this.workers.configOf(generation)?.nice ?? getPriority(0);
-    this.startPriority.lower(generation, pid, target);
+    const nice = this.workers.configOf(generation)?.nice;
+    const own = getPriority(0);
+    // A pool with a `nice` of its own starts through `nice -n`, which adds to whatever niceness the worker has when
+    // it runs (before or after ours: a race), so the value to give back would not be known: left as it is.
+    if (nice !== undefined && nice !== own) return;
+    this.startPriority.lower(generation, pid, own);
   }
 
   /**
