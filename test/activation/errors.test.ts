@@ -4,7 +4,7 @@
  * one line naming the value, and nothing left behind (no pidfile, no record, no socket file of ours, no worker);
  * what it treats as "not for us" (another LISTEN_PID or LISTEN_PIDFDID) is ignored, and the pool binds as usual.
  */
-import { test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,26 +106,30 @@ const CASES: Case[] = [
   },
 ];
 
-for (const { title, launcher, pools, error } of CASES) {
-  test(`socket activation refused at start: ${title} (exit 2, one line, nothing left behind)`, needs('python3'), async (t) => {
-    const dir = tempDir(t);
-    writeFileSync(join(dir, 'plain'), 'not a socket\n');
-    const ports = [await freePort(), await freePort()] as const;
-    const config = writeConfig(dir, (pools ?? twoPools)(dir, ports));
-    const name = `refused-${process.pid}-${CASES.findIndex((c) => c.title === title)}`;
-    const prefix = [findTool('python3') as string, ACTIVATE, ...launcher(dir, ports), '--'];
-    const supervisor = startSupervisor(['--config', config, '--name', name], { prefix });
-    t.after(() => supervisor.cleanup());
-    const exit = await supervisor.waitExit();
-    assert.equal(exit.code, 2, supervisor.log());
-    assert.equal(supervisor.stderrLines.filter((line) => line !== '').length, 1, supervisor.log());
-    assert.match(supervisor.stderrLines[0] as string, error);
-    assert.deepEqual(supervisor.workerPids, [], 'no worker was started');
-    assert.ok(!existsSync(join(dir, 'app.sock')), 'the Unix pool\'s socket was never bound');
-    assert.equal((await probe(`127.0.0.1:${ports[1]}`, '/', {}, 2_000)).code, 3, 'the TCP pool\'s port was never bound');
-    assert.deepEqual(readdirSync(RUN_DIR).filter((file) => file.startsWith(`${name}.`)), [], 'no pidfile, record or control socket');
-  });
-}
+// Each case has its own directory, ports and instance name (its run-directory files are looked up by that name), and
+// most of its time is a start-up's process launches waiting on each other: three at a time overlap that waiting.
+describe('socket activation refused at start', { concurrency: 3 }, () => {
+  for (const { title, launcher, pools, error } of CASES) {
+    test(`socket activation refused at start: ${title} (exit 2, one line, nothing left behind)`, needs('python3'), async (t) => {
+      const dir = tempDir(t);
+      writeFileSync(join(dir, 'plain'), 'not a socket\n');
+      const ports = [await freePort(), await freePort()] as const;
+      const config = writeConfig(dir, (pools ?? twoPools)(dir, ports));
+      const name = `refused-${process.pid}-${CASES.findIndex((c) => c.title === title)}`;
+      const prefix = [findTool('python3') as string, ACTIVATE, ...launcher(dir, ports), '--'];
+      const supervisor = startSupervisor(['--config', config, '--name', name], { prefix });
+      t.after(() => supervisor.cleanup());
+      const exit = await supervisor.waitExit();
+      assert.equal(exit.code, 2, supervisor.log());
+      assert.equal(supervisor.stderrLines.filter((line) => line !== '').length, 1, supervisor.log());
+      assert.match(supervisor.stderrLines[0] as string, error);
+      assert.deepEqual(supervisor.workerPids, [], 'no worker was started');
+      assert.ok(!existsSync(join(dir, 'app.sock')), 'the Unix pool\'s socket was never bound');
+      assert.equal((await probe(`127.0.0.1:${ports[1]}`, '/', {}, 2_000)).code, 3, 'the TCP pool\'s port was never bound');
+      assert.deepEqual(readdirSync(RUN_DIR).filter((file) => file.startsWith(`${name}.`)), [], 'no pidfile, record or control socket');
+    });
+  }
+});
 
 async function startsAsUsual(t: TestContext, override: string): Promise<void> {
   const dir = tempDir(t);
