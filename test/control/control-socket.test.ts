@@ -4,7 +4,7 @@
  * Before, 300 idle connections were held open for ever: 300 descriptors of the supervisor, which
  * needs descriptors to spawn workers and reopen logs.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { readdirSync } from 'node:fs';
@@ -42,37 +42,41 @@ async function daemon(t: { after: (fn: () => Promise<void>) => void }): Promise<
   return { box, pid: box.record('ctl')?.supervisor.pid as number, control: join(box.runDir, 'ctl.ctl') };
 }
 
-test('a control client that says nothing, or trickles a byte at a time, is dropped', async (t) => {
-  const { box, control } = await daemon(t);
-  const silent = open(control);
-  const trickler = open(control);
-  const drip = setInterval(() => trickler.socket.write(' '), 200);
-  t.after(() => {
-    clearInterval(drip);
-    silent.socket.destroy();
-    trickler.socket.destroy();
+// Both tests wait out the supervisor's fixed control idle timeout (5 s, not a flag) on daemons of their own
+// (separate sandboxes, ports and run directories), so they wait side by side; neither measures time.
+describe('control connections that stay idle', { concurrency: 2 }, () => {
+  test('a control client that says nothing, or trickles a byte at a time, is dropped', async (t) => {
+    const { box, control } = await daemon(t);
+    const silent = open(control);
+    const trickler = open(control);
+    const drip = setInterval(() => trickler.socket.write(' '), 200);
+    t.after(() => {
+      clearInterval(drip);
+      silent.socket.destroy();
+      trickler.socket.destroy();
+    });
+    await waitFor('the silent client dropped', () => silent.closed, { timeoutMs: 20_000 });
+    await waitFor('the trickling client dropped', () => trickler.closed, { timeoutMs: 20_000 });
+    const status = await box.cli(['status', '--name', 'ctl']);
+    assert.equal(status.code, 0, status.stdout);
   });
-  await waitFor('the silent client dropped', () => silent.closed, { timeoutMs: 20_000 });
-  await waitFor('the trickling client dropped', () => trickler.closed, { timeoutMs: 20_000 });
-  const status = await box.cli(['status', '--name', 'ctl']);
-  assert.equal(status.code, 0, status.stdout);
-});
 
-test(`${HELD} idle control connections: at most ${CAP} are held, all are dropped, and status answers after`, async (t) => {
-  const { box, pid, control } = await daemon(t);
-  const before = descriptors(pid);
-  const clients = Array.from({ length: HELD }, () => open(control));
-  t.after(() => {
-    for (const client of clients) client.socket.destroy();
+  test(`${HELD} idle control connections: at most ${CAP} are held, all are dropped, and status answers after`, async (t) => {
+    const { box, pid, control } = await daemon(t);
+    const before = descriptors(pid);
+    const clients = Array.from({ length: HELD }, () => open(control));
+    t.after(() => {
+      for (const client of clients) client.socket.destroy();
+    });
+    // The most descriptors the supervisor had at once, sampled until every connection is gone.
+    let most = before;
+    await waitFor('every connection dropped by the supervisor', () => {
+      most = Math.max(most, descriptors(pid));
+      return clients.every((client) => client.closed);
+    }, { timeoutMs: 30_000, intervalMs: 10 });
+    // A few over the cap: a connection past it is accepted, then closed at once.
+    assert.ok(most - before <= CAP + 4, `the supervisor held ${most - before} control connections at once (cap ${CAP})`);
+    const status = await box.cli(['status', '--name', 'ctl']);
+    assert.equal(status.code, 0, status.stdout);
   });
-  // The most descriptors the supervisor had at once, sampled until every connection is gone.
-  let most = before;
-  await waitFor('every connection dropped by the supervisor', () => {
-    most = Math.max(most, descriptors(pid));
-    return clients.every((client) => client.closed);
-  }, { timeoutMs: 30_000, intervalMs: 10 });
-  // A few over the cap: a connection past it is accepted, then closed at once.
-  assert.ok(most - before <= CAP + 4, `the supervisor held ${most - before} control connections at once (cap ${CAP})`);
-  const status = await box.cli(['status', '--name', 'ctl']);
-  assert.equal(status.code, 0, status.stdout);
 });
