@@ -3,7 +3,7 @@
  * sockets and the workers kept and then reloaded onto new workers, under request loops on two pools (fcgiwrap and
  * a Node FastCGI responder) that see no failed request. A broken new program is refused before anything changes.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,68 +106,72 @@ test('upgrade under request loops: same pid, new version, every worker replaced,
   await waitFor('nothing of the instance left in /proc', () => box.marked().length === 0 && workerPids(after).every((pid) => !isAlive(pid)));
 });
 
-test('a broken new program is refused (exit 6): the running supervisor, its version and its workers are untouched', needs('fcgiwrap'), async (t) => {
-  const box = daemonSandbox(t);
-  const copy = copyPackage(box.dir);
-  const { cgi } = await startTwoPools(box, copy);
-  const before = await status(box, copy);
-  copy.breakProgram();
+// Two refusals without a request loop, each on a daemon, package copy, ports and run directory of its own: they
+// wait (a daemon's start, a refused upgrade's retries) side by side. The tests under request loops stay serial.
+describe('upgrades that are refused or fail', { concurrency: 2 }, () => {
+  test('a broken new program is refused (exit 6): the running supervisor, its version and its workers are untouched', needs('fcgiwrap'), async (t) => {
+    const box = daemonSandbox(t);
+    const copy = copyPackage(box.dir);
+    const { cgi } = await startTwoPools(box, copy);
+    const before = await status(box, copy);
+    copy.breakProgram();
 
-  // The daemon is asked through a working client (the broken one is what it would exec).
-  const good = copyPackage(join(box.dir, 'client'));
-  const refused = await good.run(['upgrade', '--name', 'up'], box.env);
-  assert.equal(refused.code, 6, refused.stderr);
-  assert.match(refused.stderr, /^fcgi-spawn: up: upgrade refused: the new program \(.*\) failed '--version': exit status 1: fcgi-spawn: broken build\n$/);
+    // The daemon is asked through a working client (the broken one is what it would exec).
+    const good = copyPackage(join(box.dir, 'client'));
+    const refused = await good.run(['upgrade', '--name', 'up'], box.env);
+    assert.equal(refused.code, 6, refused.stderr);
+    assert.match(refused.stderr, /^fcgi-spawn: up: upgrade refused: the new program \(.*\) failed '--version': exit status 1: fcgi-spawn: broken build\n$/);
 
-  const after = await status(box, good);
-  assert.equal(after.pid, before.pid);
-  assert.equal(after.version, before.version);
-  assert.equal(after.upgrade, null);
-  assert.deepEqual(workerPids(after), workerPids(before));
-  assert.equal((await probe(cgi, HELLO)).code, 0);
-  assert.deepEqual(readdirSync(box.runDir).filter((name) => name.endsWith('.upgrade')), []);
-});
+    const after = await status(box, good);
+    assert.equal(after.pid, before.pid);
+    assert.equal(after.version, before.version);
+    assert.equal(after.upgrade, null);
+    assert.deepEqual(workerPids(after), workerPids(before));
+    assert.equal((await probe(cgi, HELLO)).code, 0);
+    assert.deepEqual(readdirSync(box.runDir).filter((name) => name.endsWith('.upgrade')), []);
+  });
 
-test('a new program whose workers cannot start keeps the adopted ones serving (upgrade exits 1); their output still reaches the worker log', needs('fcgiwrap'), async (t) => {
-  const box = daemonSandbox(t);
-  const copy = copyPackage(box.dir);
-  const flag = join(box.dir, 'refuse-to-start');
-  const worker = join(box.dir, 'worker.sh');
-  writeFileSync(worker, `#!/bin/sh\n[ -e ${flag} ] && { echo "refusing to start: ${flag} exists" >&2; exit 1; }\nexec ${findTool('fcgiwrap')}\n`, { mode: 0o755 });
-  const say = join(box.dir, 'say.sh');
-  writeFileSync(say, `#!/bin/sh\necho "said $QUERY_STRING" >&2\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n`, { mode: 0o755 });
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
-  const started = await copy.run(['start', '-p', String(port), '--name', 'up', '-F', '2', '--start-retries', '1', '--steer-grace', '0.1', ...(ROOT ? ['--allow-root'] : []), '--', worker], box.env);
-  box.remember();
-  assert.equal(started.code, 0, started.stderr);
-  const before = await status(box, copy);
+  test('a new program whose workers cannot start keeps the adopted ones serving (upgrade exits 1); their output still reaches the worker log', needs('fcgiwrap'), async (t) => {
+    const box = daemonSandbox(t);
+    const copy = copyPackage(box.dir);
+    const flag = join(box.dir, 'refuse-to-start');
+    const worker = join(box.dir, 'worker.sh');
+    writeFileSync(worker, `#!/bin/sh\n[ -e ${flag} ] && { echo "refusing to start: ${flag} exists" >&2; exit 1; }\nexec ${findTool('fcgiwrap')}\n`, { mode: 0o755 });
+    const say = join(box.dir, 'say.sh');
+    writeFileSync(say, `#!/bin/sh\necho "said $QUERY_STRING" >&2\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n`, { mode: 0o755 });
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const started = await copy.run(['start', '-p', String(port), '--name', 'up', '-F', '2', '--start-retries', '1', '--steer-grace', '0.1', ...(ROOT ? ['--allow-root'] : []), '--', worker], box.env);
+    box.remember();
+    assert.equal(started.code, 0, started.stderr);
+    const before = await status(box, copy);
 
-  copy.setVersion('9.9.9-upgraded');
-  writeFileSync(flag, '');
-  const upgraded = await copy.run(['upgrade', '--name', 'up', '--timeout', '30'], box.env, 90_000);
-  const log = box.log('up');
-  assert.equal(upgraded.code, 1, `${upgraded.stdout}\n${upgraded.stderr}\n${log}`);
-  assert.match(upgraded.stderr, /^fcgi-spawn: up: reload failed: .*the adopted workers keep serving\n$/);
+    copy.setVersion('9.9.9-upgraded');
+    writeFileSync(flag, '');
+    const upgraded = await copy.run(['upgrade', '--name', 'up', '--timeout', '30'], box.env, 90_000);
+    const log = box.log('up');
+    assert.equal(upgraded.code, 1, `${upgraded.stdout}\n${upgraded.stderr}\n${log}`);
+    assert.match(upgraded.stderr, /^fcgi-spawn: up: reload failed: .*the adopted workers keep serving\n$/);
 
-  const after = await status(box, copy);
-  assert.equal(after.pid, before.pid);
-  assert.equal(after.version, '9.9.9-upgraded');
-  assert.equal(after.upgrade?.state, 'failed');
-  assert.deepEqual(workerPids(after), workerPids(before), 'the adopted workers serve on');
-  // Their stderr, through the pipe the previous program handed over, lands in the worker log of this one.
-  const answer = await probe(address, say, { QUERY_STRING: 'after-upgrade' });
-  assert.equal(answer.code, 0, answer.err);
-  await waitFor('the adopted worker\'s stderr line in the worker log', () => readFileSync(join(box.logDir, 'up.workers.log'), 'utf8').includes('said after-upgrade'));
+    const after = await status(box, copy);
+    assert.equal(after.pid, before.pid);
+    assert.equal(after.version, '9.9.9-upgraded');
+    assert.equal(after.upgrade?.state, 'failed');
+    assert.deepEqual(workerPids(after), workerPids(before), 'the adopted workers serve on');
+    // Their stderr, through the pipe the previous program handed over, lands in the worker log of this one.
+    const answer = await probe(address, say, { QUERY_STRING: 'after-upgrade' });
+    assert.equal(answer.code, 0, answer.err);
+    await waitFor('the adopted worker\'s stderr line in the worker log', () => readFileSync(join(box.logDir, 'up.workers.log'), 'utf8').includes('said after-upgrade'));
 
-  // Fixed on disk: a reload now replaces them, and the reaper collects the adopted workers' exits.
-  rmSync(flag);
-  const reloaded = await copy.run(['reload', '--name', 'up'], box.env);
-  assert.equal(reloaded.code, 0, `${reloaded.stderr}\n${box.log('up')}`);
-  await waitFor('the adopted workers gone', () => workerPids(before).every((pid) => !isAlive(pid)));
-  const stopped = await copy.run(['stop', '--name', 'up'], box.env);
-  assert.equal(stopped.code, 0, stopped.stderr);
-  await waitFor('nothing of the instance left in /proc', () => box.marked().length === 0);
+    // Fixed on disk: a reload now replaces them, and the reaper collects the adopted workers' exits.
+    rmSync(flag);
+    const reloaded = await copy.run(['reload', '--name', 'up'], box.env);
+    assert.equal(reloaded.code, 0, `${reloaded.stderr}\n${box.log('up')}`);
+    await waitFor('the adopted workers gone', () => workerPids(before).every((pid) => !isAlive(pid)));
+    const stopped = await copy.run(['stop', '--name', 'up'], box.env);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    await waitFor('nothing of the instance left in /proc', () => box.marked().length === 0);
+  });
 });
 
 test('SIGUSR2 upgrades a pool on a Unix socket in place, under a request loop, and the path stays served', needs('fcgiwrap'), async (t) => {
