@@ -3,7 +3,7 @@
  * settings in a defaults file (FCGI_SPAWN_DEFAULTS) and its state in a run directory of the test's
  * own (FCGI_SPAWN_RUN_DIR). Exit codes are LSB's; what it starts must be gone after stop.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -152,167 +152,171 @@ function poolDefaults(instance: { name: string; port: number; extraPidfile: stri
   ].join('\n');
 }
 
-test('the init script starts, reports, reloads, restarts and stops a pool with LSB exit codes', { skip: /\s/.test(ROOT + tmpdir() + process.execPath) ? 'a path with whitespace cannot go through the defaults file' : false }, async (t) => {
-  const instance = await makeInstance(t, poolDefaults);
-  const address = `127.0.0.1:${instance.port}`;
+// Each test has an instance of its own (directory, run directory, port, name) and spends its time waiting on the
+// script's CLI runs; none runs a request loop or measures time: two at a time.
+describe('the LSB init script', { concurrency: 2 }, () => {
+  test('the init script starts, reports, reloads, restarts and stops a pool with LSB exit codes', { skip: /\s/.test(ROOT + tmpdir() + process.execPath) ? 'a path with whitespace cannot go through the defaults file' : false }, async (t) => {
+    const instance = await makeInstance(t, poolDefaults);
+    const address = `127.0.0.1:${instance.port}`;
 
-  const before = await runScript(instance, 'status');
-  assert.equal(before.code, 3, `status before start: ${said(before)}`);
+    const before = await runScript(instance, 'status');
+    assert.equal(before.code, 3, `status before start: ${said(before)}`);
 
-  const started = await runScript(instance, 'start');
-  assert.equal(started.code, 0, `start: ${said(started)}${supervisorLog(instance)}`);
-  assert.equal(started.pipesHeld, false, 'start returned, but the daemon kept its stdout/stderr open: `$(service fcgi-spawn start)` would hang');
-  const first = await statusJson(instance);
-  assert.match(started.stdout, new RegExp(`${instance.name}.*${first.pid}|${first.pid}.*${instance.name}`), `start should print the name and pid: ${said(started)}`);
-  assert.equal(first.workers.length, 2, JSON.stringify(first));
-  assert.equal(readFileSync(instance.extraPidfile, 'utf8'), `${first.pid}\n`, 'FCGI_SPAWN_PIDFILE (start -P) holds the supervisor pid');
-  // Ready means serving: start returned only once the workers waited on the socket.
-  const served = await probe(address, '/');
-  assert.equal(served.code, 0, served.err);
+    const started = await runScript(instance, 'start');
+    assert.equal(started.code, 0, `start: ${said(started)}${supervisorLog(instance)}`);
+    assert.equal(started.pipesHeld, false, 'start returned, but the daemon kept its stdout/stderr open: `$(service fcgi-spawn start)` would hang');
+    const first = await statusJson(instance);
+    assert.match(started.stdout, new RegExp(`${instance.name}.*${first.pid}|${first.pid}.*${instance.name}`), `start should print the name and pid: ${said(started)}`);
+    assert.equal(first.workers.length, 2, JSON.stringify(first));
+    assert.equal(readFileSync(instance.extraPidfile, 'utf8'), `${first.pid}\n`, 'FCGI_SPAWN_PIDFILE (start -P) holds the supervisor pid');
+    // Ready means serving: start returned only once the workers waited on the socket.
+    const served = await probe(address, '/');
+    assert.equal(served.code, 0, served.err);
 
-  const running = await runScript(instance, 'status');
-  assert.equal(running.code, 0, `status while running: ${said(running)}`);
+    const running = await runScript(instance, 'status');
+    assert.equal(running.code, 0, `status while running: ${said(running)}`);
 
-  const again = await runScript(instance, 'start');
-  assert.equal(again.code, 0, `start of a running instance is success (LSB): ${said(again)}`);
-  assert.equal((await statusJson(instance)).pid, first.pid, 'a second start must not replace the running supervisor');
+    const again = await runScript(instance, 'start');
+    assert.equal(again.code, 0, `start of a running instance is success (LSB): ${said(again)}`);
+    assert.equal((await statusJson(instance)).pid, first.pid, 'a second start must not replace the running supervisor');
 
-  const reloaded = await runScript(instance, 'reload');
-  assert.equal(reloaded.code, 0, `reload: ${said(reloaded)}${supervisorLog(instance)}`);
-  const second = await statusJson(instance);
-  assert.equal(second.pid, first.pid, 'reload keeps the supervisor');
-  const oldWorkers = first.workers.map((w) => w.pid);
-  const newWorkers = second.workers.map((w) => w.pid);
-  assert.equal(newWorkers.length, 2, JSON.stringify(second));
-  assert.deepEqual(newWorkers.filter((pid) => oldWorkers.includes(pid)), [], `reload must replace every worker: before ${oldWorkers}, after ${newWorkers}`);
-  await waitFor(`old workers ${oldWorkers} gone after the reload`, () => oldWorkers.every((pid) => !isAlive(pid)), { timeoutMs: 5_000 });
-  const afterReload = await probe(address, '/');
-  assert.equal(afterReload.code, 0, afterReload.err);
-  const answeredBy = pidInBody(afterReload.out);
-  assert.ok(answeredBy !== undefined && newWorkers.includes(answeredBy), `answered by ${answeredBy}, not one of the new workers ${newWorkers}`);
+    const reloaded = await runScript(instance, 'reload');
+    assert.equal(reloaded.code, 0, `reload: ${said(reloaded)}${supervisorLog(instance)}`);
+    const second = await statusJson(instance);
+    assert.equal(second.pid, first.pid, 'reload keeps the supervisor');
+    const oldWorkers = first.workers.map((w) => w.pid);
+    const newWorkers = second.workers.map((w) => w.pid);
+    assert.equal(newWorkers.length, 2, JSON.stringify(second));
+    assert.deepEqual(newWorkers.filter((pid) => oldWorkers.includes(pid)), [], `reload must replace every worker: before ${oldWorkers}, after ${newWorkers}`);
+    await waitFor(`old workers ${oldWorkers} gone after the reload`, () => oldWorkers.every((pid) => !isAlive(pid)), { timeoutMs: 5_000 });
+    const afterReload = await probe(address, '/');
+    assert.equal(afterReload.code, 0, afterReload.err);
+    const answeredBy = pidInBody(afterReload.out);
+    assert.ok(answeredBy !== undefined && newWorkers.includes(answeredBy), `answered by ${answeredBy}, not one of the new workers ${newWorkers}`);
 
-  const forced = await runScript(instance, 'force-reload');
-  assert.equal(forced.code, 0, `force-reload of a running instance: ${said(forced)}`);
-  const third = await statusJson(instance);
+    const forced = await runScript(instance, 'force-reload');
+    assert.equal(forced.code, 0, `force-reload of a running instance: ${said(forced)}`);
+    const third = await statusJson(instance);
 
-  const restarted = await runScript(instance, 'restart');
-  assert.equal(restarted.code, 0, `restart: ${said(restarted)}${supervisorLog(instance)}`);
-  const fourth = await statusJson(instance);
-  assert.notEqual(fourth.pid, first.pid, 'restart runs a new supervisor');
-  assert.ok(!isAlive(first.pid), `the old supervisor ${first.pid} is still alive after restart`);
-  assert.deepEqual(third.workers.map((w) => w.pid).filter(isAlive), [], 'the old workers are gone after restart');
-  const afterRestart = await probe(address, '/');
-  assert.equal(afterRestart.code, 0, afterRestart.err);
+    const restarted = await runScript(instance, 'restart');
+    assert.equal(restarted.code, 0, `restart: ${said(restarted)}${supervisorLog(instance)}`);
+    const fourth = await statusJson(instance);
+    assert.notEqual(fourth.pid, first.pid, 'restart runs a new supervisor');
+    assert.ok(!isAlive(first.pid), `the old supervisor ${first.pid} is still alive after restart`);
+    assert.deepEqual(third.workers.map((w) => w.pid).filter(isAlive), [], 'the old workers are gone after restart');
+    const afterRestart = await probe(address, '/');
+    assert.equal(afterRestart.code, 0, afterRestart.err);
 
-  const stopped = await runScript(instance, 'stop');
-  assert.equal(stopped.code, 0, `stop: ${said(stopped)}${supervisorLog(instance)}`);
-  assert.deepEqual(livePids(instance), [], `still alive after stop (pids seen in status --json: ${[...instance.seen.supervisors, ...instance.seen.workers]})`);
-  assert.equal(existsSync(instance.extraPidfile), false, 'the extra pidfile is removed on stop');
-  assert.equal(existsSync(join(instance.env.FCGI_SPAWN_RUN_DIR as string, `${instance.name}.pid`)), false, 'the run directory pidfile is removed on stop');
-  const refused = await probe(address, '/', {}, 2_000);
-  assert.equal(refused.code, 3, `the port still answers after stop: ${refused.out}${refused.err}`);
+    const stopped = await runScript(instance, 'stop');
+    assert.equal(stopped.code, 0, `stop: ${said(stopped)}${supervisorLog(instance)}`);
+    assert.deepEqual(livePids(instance), [], `still alive after stop (pids seen in status --json: ${[...instance.seen.supervisors, ...instance.seen.workers]})`);
+    assert.equal(existsSync(instance.extraPidfile), false, 'the extra pidfile is removed on stop');
+    assert.equal(existsSync(join(instance.env.FCGI_SPAWN_RUN_DIR as string, `${instance.name}.pid`)), false, 'the run directory pidfile is removed on stop');
+    const refused = await probe(address, '/', {}, 2_000);
+    assert.equal(refused.code, 3, `the port still answers after stop: ${refused.out}${refused.err}`);
 
-  const stoppedAgain = await runScript(instance, 'stop');
-  assert.equal(stoppedAgain.code, 0, `stop of a stopped instance is success (LSB): ${said(stoppedAgain)}`);
+    const stoppedAgain = await runScript(instance, 'stop');
+    assert.equal(stoppedAgain.code, 0, `stop of a stopped instance is success (LSB): ${said(stoppedAgain)}`);
 
-  const after = await runScript(instance, 'status');
-  assert.equal(after.code, 3, `status after stop: ${said(after)}`);
-});
-
-test('the init script on a stopped or unconfigured instance: LSB codes for each action', async (t) => {
-  const configured = await makeInstance(t, poolDefaults);
-  const reload = await runScript(configured, 'reload');
-  assert.equal(reload.code, 7, `reload of a stopped instance is 7 (not running): ${said(reload)}`);
-  const forceReload = await runScript(configured, 'force-reload');
-  assert.equal(forceReload.code, 0, `force-reload of a stopped instance has nothing to do: ${said(forceReload)}`);
-  const tryRestart = await runScript(configured, 'try-restart');
-  assert.equal(tryRestart.code, 0, `try-restart of a stopped instance has nothing to do: ${said(tryRestart)}`);
-  const status = await runScript(configured, 'status');
-  assert.equal(status.code, 3, `try-restart must not have started it: ${said(status)}`);
-  const unknown = await runScript(configured, 'frobnicate');
-  assert.equal(unknown.code, 2, `an unknown action is 2 (invalid argument): ${said(unknown)}`);
-  assert.match(unknown.stderr, /Usage: .*start\|stop\|restart/);
-  const none = await runScript(configured);
-  assert.equal(none.code, 2, `no action is 2: ${said(none)}`);
-
-  const missing = await makeInstance(t, () => undefined);
-  const start = await runScript(missing, 'start');
-  assert.equal(start.code, 6, `start without a defaults file is 6 (not configured): ${said(start)}`);
-  assert.match(start.stderr, /not configured/);
-  const restart = await runScript(missing, 'restart');
-  assert.equal(restart.code, 6, `restart without a defaults file is 6, before stopping anything: ${said(restart)}`);
-  const stop = await runScript(missing, 'stop');
-  assert.equal(stop.code, 0, `stop without a defaults file has nothing to stop: ${said(stop)}`);
-
-  const incomplete = await makeInstance(t, (i) => `FCGI_SPAWN_BIN=${BIN}\nFCGI_SPAWN_NAME=${i.name}\nFCGI_SPAWN_ARGS="-p ${i.port}"\n`);
-  const partial = await runScript(incomplete, 'start');
-  assert.equal(partial.code, 6, `start without FCGI_SPAWN_COMMAND is 6: ${said(partial)}`);
-  assert.match(partial.stderr, /FCGI_SPAWN_COMMAND/);
-
-  const badOptions = await makeInstance(t, (i) => poolDefaults(i).replace('-F 2', '-F 0'));
-  const refused = await runScript(badOptions, 'start');
-  assert.equal(refused.code, 6, `options fcgi-spawn refuses (start exit 2) are 6, not configured: ${said(refused)}`);
-  assert.match(refused.stderr, /--workers|-F/, said(refused));
-});
-
-test('init script: a failed reload is exit 1 and the old workers keep serving; restart takes the new defaults', async (t) => {
-  let worker = '';
-  const instance = await makeInstance(t, (i) => {
-    // A deployment that can break: the same path, a worker that exits at once.
-    worker = join(i.dir, 'worker.sh');
-    writeFileSync(worker, `#!/bin/sh\nexec ${process.execPath} ${RESPONDER}\n`);
-    chmodSync(worker, 0o755);
-    return poolDefaults(i).replace('-F 2', '-F 2 --start-retries 1').replace(/^FCGI_SPAWN_COMMAND=.*$/m, `FCGI_SPAWN_COMMAND=${worker}`);
+    const after = await runScript(instance, 'status');
+    assert.equal(after.code, 3, `status after stop: ${said(after)}`);
   });
-  const address = `127.0.0.1:${instance.port}`;
-  const started = await runScript(instance, 'start');
-  assert.equal(started.code, 0, `start: ${said(started)}${supervisorLog(instance)}`);
-  const serving = (await statusJson(instance)).workers.map((w) => w.pid);
 
-  writeFileSync(worker, '#!/bin/sh\necho "worker.sh: broken deployment" >&2\nexit 9\n');
-  const failed = await runScript(instance, 'reload');
-  assert.equal(failed.code, 1, `a failed reload: ${said(failed)}${supervisorLog(instance)}`);
-  assert.match(failed.stderr, /reload failed/, said(failed));
-  assert.deepEqual((await statusJson(instance)).workers.map((w) => w.pid), serving, 'the old workers keep serving');
-  const answer = await probe(address, '/');
-  assert.equal(answer.code, 0, answer.err);
+  test('the init script on a stopped or unconfigured instance: LSB codes for each action', async (t) => {
+    const configured = await makeInstance(t, poolDefaults);
+    const reload = await runScript(configured, 'reload');
+    assert.equal(reload.code, 7, `reload of a stopped instance is 7 (not running): ${said(reload)}`);
+    const forceReload = await runScript(configured, 'force-reload');
+    assert.equal(forceReload.code, 0, `force-reload of a stopped instance has nothing to do: ${said(forceReload)}`);
+    const tryRestart = await runScript(configured, 'try-restart');
+    assert.equal(tryRestart.code, 0, `try-restart of a stopped instance has nothing to do: ${said(tryRestart)}`);
+    const status = await runScript(configured, 'status');
+    assert.equal(status.code, 3, `try-restart must not have started it: ${said(status)}`);
+    const unknown = await runScript(configured, 'frobnicate');
+    assert.equal(unknown.code, 2, `an unknown action is 2 (invalid argument): ${said(unknown)}`);
+    assert.match(unknown.stderr, /Usage: .*start\|stop\|restart/);
+    const none = await runScript(configured);
+    assert.equal(none.code, 2, `no action is 2: ${said(none)}`);
 
-  // The defaults file changed (another port): reload keeps the options, restart takes the new ones.
-  writeFileSync(worker, `#!/bin/sh\nexec ${process.execPath} ${RESPONDER}\n`);
-  const newPort = await freePort();
-  const defaults = instance.env.FCGI_SPAWN_DEFAULTS as string;
-  writeFileSync(defaults, readFileSync(defaults, 'utf8').replace(`-p ${instance.port}`, `-p ${newPort}`));
-  const restarted = await runScript(instance, 'restart');
-  assert.equal(restarted.code, 0, `restart: ${said(restarted)}${supervisorLog(instance)}`);
-  const moved = await probe(`127.0.0.1:${newPort}`, '/');
-  assert.equal(moved.code, 0, `restart should listen on the new port ${newPort}: ${moved.err}`);
-  assert.equal((await probe(address, '/', {}, 2_000)).code, 3, 'the old port is closed');
-  await statusJson(instance);
+    const missing = await makeInstance(t, () => undefined);
+    const start = await runScript(missing, 'start');
+    assert.equal(start.code, 6, `start without a defaults file is 6 (not configured): ${said(start)}`);
+    assert.match(start.stderr, /not configured/);
+    const restart = await runScript(missing, 'restart');
+    assert.equal(restart.code, 6, `restart without a defaults file is 6, before stopping anything: ${said(restart)}`);
+    const stop = await runScript(missing, 'stop');
+    assert.equal(stop.code, 0, `stop without a defaults file has nothing to stop: ${said(stop)}`);
 
-  const stopped = await runScript(instance, 'stop');
-  assert.equal(stopped.code, 0, `stop: ${said(stopped)}`);
-  assert.deepEqual(livePids(instance), []);
-});
+    const incomplete = await makeInstance(t, (i) => `FCGI_SPAWN_BIN=${BIN}\nFCGI_SPAWN_NAME=${i.name}\nFCGI_SPAWN_ARGS="-p ${i.port}"\n`);
+    const partial = await runScript(incomplete, 'start');
+    assert.equal(partial.code, 6, `start without FCGI_SPAWN_COMMAND is 6: ${said(partial)}`);
+    assert.match(partial.stderr, /FCGI_SPAWN_COMMAND/);
 
-test('init script after the supervisor was SIGKILLed: status 1 (dead, pidfile remains), start 0, no old worker left', async (t) => {
-  const instance = await makeInstance(t, poolDefaults);
-  const started = await runScript(instance, 'start');
-  assert.equal(started.code, 0, `start: ${said(started)}${supervisorLog(instance)}`);
-  const killed = await statusJson(instance);
-  process.kill(killed.pid, 'SIGKILL');
-  await waitFor(`supervisor ${killed.pid} gone`, () => !isAlive(killed.pid));
+    const badOptions = await makeInstance(t, (i) => poolDefaults(i).replace('-F 2', '-F 0'));
+    const refused = await runScript(badOptions, 'start');
+    assert.equal(refused.code, 6, `options fcgi-spawn refuses (start exit 2) are 6, not configured: ${said(refused)}`);
+    assert.match(refused.stderr, /--workers|-F/, said(refused));
+  });
 
-  const dead = await runScript(instance, 'status');
-  assert.equal(dead.code, 1, `status of a SIGKILLed instance: ${said(dead)}`);
-  const again = await runScript(instance, 'start');
-  assert.equal(again.code, 0, `start after a SIGKILLed supervisor (its orphans still hold the port): ${said(again)}${supervisorLog(instance)}`);
-  const fresh = await statusJson(instance);
-  assert.notEqual(fresh.pid, killed.pid);
-  assert.deepEqual(killed.workers.map((w) => w.pid).filter(isAlive), [], 'the orphaned workers of the killed supervisor are stopped');
-  const answer = await probe(`127.0.0.1:${instance.port}`, '/');
-  assert.equal(answer.code, 0, answer.err);
+  test('init script: a failed reload is exit 1 and the old workers keep serving; restart takes the new defaults', async (t) => {
+    let worker = '';
+    const instance = await makeInstance(t, (i) => {
+      // A deployment that can break: the same path, a worker that exits at once.
+      worker = join(i.dir, 'worker.sh');
+      writeFileSync(worker, `#!/bin/sh\nexec ${process.execPath} ${RESPONDER}\n`);
+      chmodSync(worker, 0o755);
+      return poolDefaults(i).replace('-F 2', '-F 2 --start-retries 1').replace(/^FCGI_SPAWN_COMMAND=.*$/m, `FCGI_SPAWN_COMMAND=${worker}`);
+    });
+    const address = `127.0.0.1:${instance.port}`;
+    const started = await runScript(instance, 'start');
+    assert.equal(started.code, 0, `start: ${said(started)}${supervisorLog(instance)}`);
+    const serving = (await statusJson(instance)).workers.map((w) => w.pid);
 
-  const stopped = await runScript(instance, 'stop');
-  assert.equal(stopped.code, 0, `stop: ${said(stopped)}`);
-  assert.deepEqual(livePids(instance), []);
+    writeFileSync(worker, '#!/bin/sh\necho "worker.sh: broken deployment" >&2\nexit 9\n');
+    const failed = await runScript(instance, 'reload');
+    assert.equal(failed.code, 1, `a failed reload: ${said(failed)}${supervisorLog(instance)}`);
+    assert.match(failed.stderr, /reload failed/, said(failed));
+    assert.deepEqual((await statusJson(instance)).workers.map((w) => w.pid), serving, 'the old workers keep serving');
+    const answer = await probe(address, '/');
+    assert.equal(answer.code, 0, answer.err);
+
+    // The defaults file changed (another port): reload keeps the options, restart takes the new ones.
+    writeFileSync(worker, `#!/bin/sh\nexec ${process.execPath} ${RESPONDER}\n`);
+    const newPort = await freePort();
+    const defaults = instance.env.FCGI_SPAWN_DEFAULTS as string;
+    writeFileSync(defaults, readFileSync(defaults, 'utf8').replace(`-p ${instance.port}`, `-p ${newPort}`));
+    const restarted = await runScript(instance, 'restart');
+    assert.equal(restarted.code, 0, `restart: ${said(restarted)}${supervisorLog(instance)}`);
+    const moved = await probe(`127.0.0.1:${newPort}`, '/');
+    assert.equal(moved.code, 0, `restart should listen on the new port ${newPort}: ${moved.err}`);
+    assert.equal((await probe(address, '/', {}, 2_000)).code, 3, 'the old port is closed');
+    await statusJson(instance);
+
+    const stopped = await runScript(instance, 'stop');
+    assert.equal(stopped.code, 0, `stop: ${said(stopped)}`);
+    assert.deepEqual(livePids(instance), []);
+  });
+
+  test('init script after the supervisor was SIGKILLed: status 1 (dead, pidfile remains), start 0, no old worker left', async (t) => {
+    const instance = await makeInstance(t, poolDefaults);
+    const started = await runScript(instance, 'start');
+    assert.equal(started.code, 0, `start: ${said(started)}${supervisorLog(instance)}`);
+    const killed = await statusJson(instance);
+    process.kill(killed.pid, 'SIGKILL');
+    await waitFor(`supervisor ${killed.pid} gone`, () => !isAlive(killed.pid));
+
+    const dead = await runScript(instance, 'status');
+    assert.equal(dead.code, 1, `status of a SIGKILLed instance: ${said(dead)}`);
+    const again = await runScript(instance, 'start');
+    assert.equal(again.code, 0, `start after a SIGKILLed supervisor (its orphans still hold the port): ${said(again)}${supervisorLog(instance)}`);
+    const fresh = await statusJson(instance);
+    assert.notEqual(fresh.pid, killed.pid);
+    assert.deepEqual(killed.workers.map((w) => w.pid).filter(isAlive), [], 'the orphaned workers of the killed supervisor are stopped');
+    const answer = await probe(`127.0.0.1:${instance.port}`, '/');
+    assert.equal(answer.code, 0, answer.err);
+
+    const stopped = await runScript(instance, 'stop');
+    assert.equal(stopped.code, 0, `stop: ${said(stopped)}`);
+    assert.deepEqual(livePids(instance), []);
+  });
 });
