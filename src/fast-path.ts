@@ -7,7 +7,18 @@
  * (cli.ts), so every message, help text and exit code stays the one commander gives. A command added to cli.ts
  * needs nothing here; one added here must mean exactly what its commander definition means.
  */
+import { createRequire } from 'node:module';
 import { CliError } from './errors.js';
+
+/** `--version` alone (and spawn-fcgi's `-v`, cli.ts's SPAWN_FCGI_WORDS): what commander prints for it, and exit 0. */
+const VERSION_WORDS = ['--version', '-V', '-v'];
+
+function printVersion(): Promise<number> {
+  // This file runs as dist/src/fast-path.js or dist/src-cjs/fast-path.js: the package is two levels up.
+  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+  process.stdout.write(`${version}\n`);
+  return Promise.resolve(0);
+}
 
 interface OptionSpec {
   /** The key commander gives the value under (camelCase of the long flag). */
@@ -110,6 +121,7 @@ function parse(argv: readonly string[]): { spec: CommandSpec; args: string[]; op
  * done. A CliError ends as it does in cli.ts: `fcgi-spawn: message` and its code.
  */
 export function runFastPath(argv: readonly string[]): Promise<number> | undefined {
+  if (argv.length === 1 && VERSION_WORDS.includes(argv[0] as string)) return printVersion();
   const call = parse(argv);
   if (call === undefined) return undefined;
   return call.spec.run(call.args, call.options).catch((error: unknown) => {

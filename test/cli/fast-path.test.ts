@@ -43,7 +43,8 @@ function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Outcome> 
 function viaCommander(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
   const cli = pathToFileURL(join(ROOT, 'dist', 'src', 'cli.js')).href;
   const script = `import(${JSON.stringify(cli)}).then(({ main }) => main(process.argv.slice(1))).then((code) => process.exit(code))`;
-  return run([process.execPath, '-e', script, ...args], env);
+  // '--': what follows is the CLI's, not node's (`node -e … --version` is node's own --version).
+  return run([process.execPath, '-e', script, '--', ...args], env);
 }
 
 function scratch(t: { after: (fn: () => void) => void }): { dir: string; env: NodeJS.ProcessEnv } {
@@ -53,11 +54,15 @@ function scratch(t: { after: (fn: () => void) => void }): { dir: string; env: No
   return { dir, env: { ...process.env, FCGI_SPAWN_RUN_DIR: join(dir, 'run') } };
 }
 
-/** A TCP port with a listener that closes every connection at once (probe: protocol error), and one with none. */
+/**
+ * A TCP port with a listener that ends every connection once the request has arrived (probe: closed before the
+ * end of the response; a close before reading it would reset the connection, or not, as the race goes), and one
+ * with none.
+ */
 async function ports(t: { after: (fn: () => void) => void }): Promise<{ closing: number; refused: number }> {
   const listen = (server: Server): Promise<number> =>
     new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
-  const closing = createServer((socket) => socket.destroy());
+  const closing = createServer((socket) => socket.once('data', () => socket.end()));
   const spare = createServer();
   const [closingPort, refused] = [await listen(closing), await listen(spare)];
   await new Promise((resolve) => spare.close(resolve));
@@ -139,7 +144,11 @@ test('every command line gives what commander gives: output, message and exit co
     ['probe', `127.0.0.1:${refused}`, '-t', '0'],
     ['probe', 'not an address'],
     ['probe', join(dir, 'missing.sock')],
+    ['--version'],
+    ['-V'],
+    ['-v'],
     // Left to commander by the fast path: the same either way, trivially, and still the same.
+    ['--version', 'x'],
     ['status', '--bogus'],
     ['probe', 'x', '--protocol', 'gopher'],
     ['status', '-p'],
