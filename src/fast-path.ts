@@ -7,17 +7,14 @@
  * (cli.ts), so every message, help text and exit code stays the one commander gives. A command added to cli.ts
  * needs nothing here; one added here must mean exactly what its commander definition means.
  */
-import { createRequire } from 'node:module';
 import { CliError } from './errors.js';
 
 /** `--version` alone (and spawn-fcgi's `-v`, cli.ts's SPAWN_FCGI_WORDS): what commander prints for it, and exit 0. */
 const VERSION_WORDS = ['--version', '-V', '-v'];
 
-function printVersion(): Promise<number> {
-  // This file runs as dist/src/fast-path.js or dist/src-cjs/fast-path.js: the package is two levels up.
-  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
-  process.stdout.write(`${version}\n`);
-  return Promise.resolve(0);
+async function printVersion(): Promise<number> {
+  process.stdout.write(`${(await import('./version.js')).VERSION}\n`);
+  return 0;
 }
 
 interface OptionSpec {
