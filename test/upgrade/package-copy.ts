@@ -1,5 +1,5 @@
 /**
- * A "new version on disk", as an operator gets one: a real copy of the built package (bin/, dist/src/,
+ * A "new version on disk", as an operator gets one: a real copy of the built package (bin/, dist/src/, dist/src-cjs/,
  * package.json; node_modules linked) in a temp directory, from which a daemon is started; then its package.json
  * gets another version, or its program is replaced by a broken one, before `upgrade`.
  */
@@ -22,6 +22,8 @@ export function copyPackage(parent: string): PackageCopy {
   mkdirSync(join(dir, 'dist'), { recursive: true });
   cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
   cpSync(join(ROOT, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
+  // The CommonJS copy status, stop, probe and --version run from (package.json's files ship it).
+  cpSync(join(ROOT, 'dist', 'src-cjs'), join(dir, 'dist', 'src-cjs'), { recursive: true });
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   const bin = join(dir, 'bin', 'fcgi-spawn.js');
