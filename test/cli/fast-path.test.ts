@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BIN, ROOT } from '../helpers/supervisor.js';
+import { outputOf } from '../helpers/processes.js';
 import { parseFastPath } from '../../src/fast-path.js';
 
 interface Outcome {
@@ -22,21 +23,8 @@ interface Outcome {
 }
 
 function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${argv.join(' ')} did not finish within 30 s`));
-    }, 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: ROOT });
+  return outputOf(child, argv.join(' '), 30_000);
 }
 
 /** commander's parse: cli.ts's main, as bin/fcgi-spawn.js ran it before the fast path. */

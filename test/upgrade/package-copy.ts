@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/supervisor.js';
+import { outputOf } from '../helpers/processes.js';
 
 export interface PackageCopy {
   readonly dir: string;
@@ -38,21 +39,8 @@ export function copyPackage(parent: string): PackageCopy {
       writeFileSync(bin, "#!/usr/bin/env node\nprocess.stderr.write('fcgi-spawn: broken build\\n');\nprocess.exit(1);\n");
     },
     run(args, env, timeoutMs = 60_000) {
-      return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: parent });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`fcgi-spawn ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${stderr}`));
-        }, timeoutMs);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
+      const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: parent });
+      return outputOf(child, `fcgi-spawn ${args.join(' ')}`, timeoutMs);
     },
   };
 }
