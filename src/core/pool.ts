@@ -65,9 +65,9 @@ export function nextDeadline(state: PoolState): number | undefined {
 }
 
 function findPid(state: PoolState, pid: number): { generation: Generation; slot: SlotWithProcess } | undefined {
+  // Every event of a worker asks: one pass, no copy of the slots.
   for (const generation of state.generations) {
-    const slot = generation.slots.filter(hasProcess).find((s) => s.pid === pid);
-    if (slot) return { generation, slot };
+    for (const slot of generation.slots) if (hasProcess(slot) && slot.pid === pid) return { generation, slot };
   }
   return undefined;
 }

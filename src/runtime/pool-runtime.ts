@@ -11,7 +11,7 @@ import type { Logger, LogFields } from '../log/logger.js';
 import type { PoolOutput } from '../log/setup.js';
 import type { ListenSocket } from '../os/listen-socket.js';
 import { PoolSockets } from '../os/pool-sockets.js';
-import { workerActivity } from '../os/worker-activity.js';
+import { workerReadiness } from '../os/worker-activity.js';
 import { observeDrain } from './drain-probe.js';
 import { executeManagerEffect, forgetQueue } from './manager-effects.js';
 import { WorkerPool } from './worker-launcher.js';
@@ -82,7 +82,7 @@ export class PoolRuntime {
         return this.reapGroup(effect.pgid, effect.signal, effect.force === true);
       case 'probe': {
         const socket = this.sockets.get(effect.generation);
-        const how = socket ? workerActivity(effect.pid, socket.identity)?.ready : undefined;
+        const how = socket ? workerReadiness(effect.pid, socket.identity) : undefined;
         if (how) this.context.report({ type: 'listening', pid: effect.pid, how });
         return;
       }

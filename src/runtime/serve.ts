@@ -130,6 +130,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
   const outputs = await Promise.all(options.pools.map((pool) => logs.openWorkerOutput(pool.config)));
   const makePool = (bound: BoundPool, index: number) => (context: PoolContext) => new PoolRuntime(bound.config, bound.socket, outputs[index] as (typeof outputs)[number], context);
   let configuration = options.configuration;
+  let phase: SupervisorState['phase'] | undefined;
   const supervisor: Supervisor = new Supervisor({
     configuration,
     procReadiness: options.procReadiness,
@@ -160,6 +161,9 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     onReconciled: (before, event, after) => model.counters.count(before, event, after),
     onDispatched: (state, effects) => {
       instance.setWorkers(workerPids(state));
+      // Coalesced while the supervisor runs (control/instance.ts); written at once when its phase changes.
+      if (state.phase !== phase) instance.flush();
+      phase = state.phase;
       instance.setPools(poolAddresses(state));
       notifications(notifier, effects, state, stopping);
       followSupervisor(reaper, state, effects, (key) => supervisor.pool(key));
