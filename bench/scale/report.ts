@@ -54,6 +54,9 @@ export interface Description {
   readonly nodeBaseline?: Timings;
   readonly notes: readonly string[];
   readonly cleanup: string;
+  /** Wall time of the whole run, and of each pool size (both supervisors). */
+  readonly elapsedS?: number;
+  readonly elapsedByCountS?: Readonly<Record<number, number>>;
 }
 
 function rows(runs: readonly Run[]): string[][] {
@@ -104,6 +107,19 @@ function growth(runs: readonly Run[], counts: readonly number[]): string[][] {
   return lines;
 }
 
+/** fcgi-spawn's figures over multiwatch's, pool size by pool size, both from this run. */
+function beside(runs: readonly Run[], counts: readonly number[]): string[][] {
+  const lines: string[][] = [['fcgi-spawn / multiwatch', 'restore time', 'storm CPU', 'CPU/worker', 'RSS at rest']];
+  for (const count of counts) {
+    const ours = runs.find((r) => r.tool === 'fcgi-spawn' && r.workers === count);
+    const theirs = runs.find((r) => r.tool === 'multiwatch' && r.workers === count);
+    if (!ours || !theirs) continue;
+    const [a, b] = [figures(ours), figures(theirs)];
+    lines.push([`${count} workers`, ratio(a.restoreMs, b.restoreMs), ratio(a.stormCpuMs, b.stormCpuMs), ratio(a.cpuPerWorkerMs, b.cpuPerWorkerMs), ratio(ours.rest.rssMiB, theirs.rest.rssMiB)]);
+  }
+  return lines.length > 1 ? lines : [];
+}
+
 function targets(runs: readonly Run[]): string[] {
   const at = (tool: string, count: number): Run | undefined => runs.find((r) => r.tool === tool && r.workers === count);
   const lines: string[] = [];
@@ -128,10 +144,16 @@ export function renderReport(description: Description, runs: readonly Run[]): st
   );
   if (description.nodeBaseline) lines.push(`baseline: \`node -e 0\` ${fixed(description.nodeBaseline.medianMs)} ms median over ${description.nodeBaseline.runs} runs`);
   lines.push('', table(rows(runs)), '', table(growth(runs, description.counts)));
+  const ratios = beside(runs, description.counts);
+  if (ratios.length > 0) lines.push('', table(ratios));
   const goals = targets(runs);
   if (goals.length > 0) lines.push('', 'issue 10 targets:', ...goals);
   lines.push('');
   for (const run of runs.filter((r, i, all) => all.findIndex((o) => o.tool === r.tool) === i)) lines.push(`${run.tool}: ${run.command}`);
+  if (description.elapsedS !== undefined) {
+    const each = Object.entries(description.elapsedByCountS ?? {}).map(([count, s]) => `${count} workers ${fixed(s)} s`);
+    lines.push(`took:     ${fixed(description.elapsedS)} s${each.length > 0 ? ` (${each.join(', ')})` : ''}`);
+  }
   for (const note of description.notes) lines.push(`note:     ${note}`);
   lines.push(`cleanup:  ${description.cleanup}`);
   return lines.join('\n');
