@@ -28,6 +28,7 @@ import { numberArgument, parseArguments } from './machine/arguments.js';
 import { freePort } from '../test/helpers/processes.js';
 import { measureRest, storm, timeCommand, type Timings } from './scale/measure.js';
 import { renderReport, type Run } from './scale/report.js';
+import { spawnFloor } from './scale/spawn-floor.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TAG = 'scale';
@@ -171,6 +172,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('exit', () => started.forEach((c) => c.killEverythingNow()));
 
   const nodeBaseline: Timings = timeCommand(process.execPath, ['-e', '0'], env, options.statusRuns);
+  const floor = spawnFloor(200);
   const runs: Run[] = [];
   const stopNotes: string[] = [];
   let failure: string | undefined;
@@ -208,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${TAG}: nothing measured; ${cleanup}\n`);
     return 1;
   }
-  const description = { machine, counts: options.counts, idleS: options.idleS, storms: options.storms, statusRuns: options.statusRuns, pollMs: options.pollMs, settleMs: options.settleMs, nodeBaseline, notes, cleanup, elapsedS, elapsedByCountS };
+  const description = { machine, counts: options.counts, idleS: options.idleS, storms: options.storms, statusRuns: options.statusRuns, pollMs: options.pollMs, settleMs: options.settleMs, nodeBaseline, notes, cleanup, elapsedS, elapsedByCountS, ...(floor ? { spawnFloor: floor } : {}) };
   process.stdout.write(`${renderReport(description, runs)}\n`);
   if (options.json) {
     writeFileSync(options.json, `${JSON.stringify({ date: new Date().toISOString(), ...description, runs }, null, 2)}\n`);

@@ -5,6 +5,7 @@
 import { machineLines, ratio, table, type Machine } from '../machine/environment.js';
 import { percentile } from '../respawn/report.js';
 import type { Rest, Storm, Timings } from './measure.js';
+import type { SpawnFloor } from './spawn-floor.js';
 
 export interface Run {
   readonly tool: 'fcgi-spawn' | 'multiwatch';
@@ -55,6 +56,8 @@ export interface Description {
   readonly notes: readonly string[];
   readonly cleanup: string;
   /** Wall time of the whole run, and of each pool size (both supervisors). */
+  /** A bare node's CPU per child_process.spawn(), measured at the start of the run. */
+  readonly spawnFloor?: SpawnFloor;
   readonly elapsedS?: number;
   readonly elapsedByCountS?: Readonly<Record<number, number>>;
 }
@@ -120,7 +123,7 @@ function beside(runs: readonly Run[], counts: readonly number[]): string[][] {
   return lines.length > 1 ? lines : [];
 }
 
-function targets(runs: readonly Run[]): string[] {
+function targets(runs: readonly Run[], floor: SpawnFloor | undefined): string[] {
   const at = (tool: string, count: number): Run | undefined => runs.find((r) => r.tool === tool && r.workers === count);
   const lines: string[] = [];
   const ours = at('fcgi-spawn', 256);
@@ -129,7 +132,8 @@ function targets(runs: readonly Run[]): string[] {
   if (ours) {
     const f = figures(ours);
     if (theirs) lines.push(`  256 workers restored within 1.5× multiwatch's time: ${ratio(f.restoreMs, figures(theirs).restoreMs)}`);
-    lines.push(`  ≤ 3 ms of supervisor CPU per respawned worker at 256: ${fixed(f.cpuPerWorkerMs, 2)} ms`);
+    const under = floor ? ` (of which no less than a bare node's own spawn(): ${fixed(floor.cpuMsPerSpawn, 2)} ms, ${floor.spawns} spawns at ${fixed(floor.rssMiB)} MiB RSS, this run)` : '';
+    lines.push(`  ≤ 3 ms of supervisor CPU per respawned worker at 256: ${fixed(f.cpuPerWorkerMs, 2)} ms${under}`);
     lines.push(`  RSS back within 5 % of its level before the storm: ${fixed(f.rssBeforeMiB, 1)} → ${fixed(f.rssSettledMiB, 1)} MiB (${ratio(f.rssSettledMiB, f.rssBeforeMiB)})`);
     if (small?.status && ours.status) lines.push(`  status of 256 workers within 1.3× of 8: ${ratio(ours.status.medianMs, small.status.medianMs)}`);
   }
@@ -143,10 +147,12 @@ export function renderReport(description: Description, runs: readonly Run[]): st
       ` status: ${description.statusRuns} timed runs of \`fcgi-spawn status -p PORT\`; ${description.storms} storms each (every worker SIGKILLed at once, /proc polled every ${description.pollMs} ms until as many new workers block in accept(), ${description.settleMs} ms settle)`,
   );
   if (description.nodeBaseline) lines.push(`baseline: \`node -e 0\` ${fixed(description.nodeBaseline.medianMs)} ms median over ${description.nodeBaseline.runs} runs`);
+  const floor = description.spawnFloor;
+  if (floor) lines.push(`floor:    a bare node's child_process.spawn() costs it ${fixed(floor.cpuMsPerSpawn, 2)} ms of CPU per child (${floor.spawns} children, ${fixed(floor.rssMiB)} MiB RSS): the least a Node supervisor can spend per respawned worker`);
   lines.push('', table(rows(runs)), '', table(growth(runs, description.counts)));
   const ratios = beside(runs, description.counts);
   if (ratios.length > 0) lines.push('', table(ratios));
-  const goals = targets(runs);
+  const goals = targets(runs, description.spawnFloor);
   if (goals.length > 0) lines.push('', 'issue 10 targets:', ...goals);
   lines.push('');
   for (const run of runs.filter((r, i, all) => all.findIndex((o) => o.tool === r.tool) === i)) lines.push(`${run.tool}: ${run.command}`);
