@@ -7,21 +7,11 @@
 import type { Configuration, PoolConfig } from '../config/types.js';
 import { CliError, START_EXIT } from '../errors.js';
 import { ActivationError, activatedFor, describeInherited, takeActivation, type InheritedSocket } from '../os/activation.js';
-import { formatAddress, type ListenAddress } from '../os/sockaddr.js';
-import { isIPv6 } from 'node:net';
-import { resolve } from 'node:path';
+import { sameAddress } from '../os/adopted-sockets.js';
+import { formatAddress } from '../os/sockaddr.js';
 
 /** Pool name → the socket systemd passed for it. */
 export type Adoption = ReadonlyMap<string, InheritedSocket>;
-
-function canonicalHost(host: string): string {
-  return isIPv6(host) ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host;
-}
-
-function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
-  if (a.kind === 'unix') return b.kind === 'unix' && resolve(a.path) === resolve(b.path);
-  return b.kind === 'tcp' && a.port === b.port && canonicalHost(a.host) === canonicalHost(b.host);
-}
 
 /** Matches every socket to one pool, by name first, then by address; throws a CliError (exit 2) naming the socket. */
 export function matchSockets(pools: readonly PoolConfig[], sockets: readonly InheritedSocket[]): Map<string, InheritedSocket> {
@@ -47,6 +37,18 @@ export function matchSockets(pools: readonly PoolConfig[], sockets: readonly Inh
       );
     }
     claim(pool, socket);
+  }
+  // A socket named for one pool while another is configured at its address: that other pool's bind would fail on
+  // systemd's socket (address in use) after start-up had begun; say which two pools want it instead.
+  for (const pool of pools) {
+    if (adoption.has(pool.name)) continue;
+    const taken = [...adoption].find(([, socket]) => sameAddress(socket.address, pool.address));
+    if (taken) {
+      throw new CliError(
+        `socket activation: pool ${pool.name} listens at ${formatAddress(pool.address)}, where ${describeInherited(taken[1])} goes to pool ${taken[0]} (by its name): expected one pool per socket; change pool ${pool.name}'s listen or the socket's FileDescriptorName=`,
+        START_EXIT.usage,
+      );
+    }
   }
   return adoption;
 }

@@ -12,6 +12,7 @@ import { adoptSockets, withAdoptedAddresses, type Adoption } from './activation.
 import { describeInherited } from '../os/activation.js';
 import { openLogs, type Logs } from '../log/setup.js';
 import { ensureLogDirectory, LogFileRefusedError } from '../log/safe-open.js';
+import { AdoptedSockets } from '../os/adopted-sockets.js';
 import { ListenSocket, SocketPathError } from '../os/listen-socket.js';
 import { removeAbandonedTemporaries } from '../os/socket-place.js';
 import { closeInheritedOnExec, SyscallError } from '../os/libc.js';
@@ -133,12 +134,11 @@ function statsOpener(address: ListenAddress | undefined): Pick<ServeOptions, 'op
 }
 
 /** Binds every pool (or adopts the socket systemd passed for it), or releases what was bound and throws the first failure (naming its pool, when it has a name). */
-function bindPools(pools: readonly PoolConfig[], adoption: Adoption): BoundPool[] {
+function bindPools(pools: readonly PoolConfig[], bind: (config: PoolConfig) => ListenSocket): BoundPool[] {
   const bound: BoundPool[] = [];
   for (const config of pools) {
     try {
-      const inherited = adoption.get(config.name);
-      const socket = inherited ? ListenSocket.adopt(inherited.fd, inherited.address, { reusePort: inherited.reusePort }) : bindPool(config);
+      const socket = bind(config);
       bound.push({ config, socket });
       socket.setBlocking(config.blocking !== 'nonblocking');
     } catch (error) {
@@ -164,7 +164,17 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
     throw refusedLogFailure(error, euid);
   });
   for (const warning of remoteWarnings(configuration)) logs.logger.log('warn', warning);
-  for (const [pool, socket] of adoption) logs.logger.log('info', `socket activation: ${pool === 'default' ? 'the pool' : `pool ${pool}`} adopts ${describeInherited(socket)} from systemd${socket.address.kind === 'tcp' && !socket.reusePort ? ' (no SO_REUSEPORT: set ReusePort=yes in its .socket unit to reload without a restart)' : ''}`);
+  // systemd's sockets stay open for the supervisor's life: a pool removed and added again gets its socket back.
+  const adopted = new AdoptedSockets(adoption);
+  const starting = new Set(configuration.pools.map((pool) => pool.name));
+  const bind = (config: PoolConfig): ListenSocket => {
+    const lent = adopted.lend(config);
+    if (!lent) return bindPool(config);
+    const again = !starting.delete(config.name);
+    const { inherited } = lent;
+    logs.logger.log('info', `socket activation: ${config.name === 'default' ? 'the pool' : `pool ${config.name}`} ${again ? 'adopts again' : 'adopts'} ${describeInherited(inherited)} from systemd${inherited.address.kind === 'tcp' && !inherited.reusePort ? ' (no SO_REUSEPORT: set ReusePort=yes in its .socket unit to reload without a restart)' : ''}`);
+    return lent.socket;
+  };
   try {
     const first = configuration.pools[0] as PoolConfig;
     const claimed = await claimInstance({ name: supervisor.name, env: process.env, euid, stopSignal: first.stopSignal, stopTimeoutMs: first.stopTimeoutMs, logger: logs.logger });
@@ -175,10 +185,10 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
       env: recordedEnvironment(),
       ...(supervisor.extraPidfile ? { extraPidfile: supervisor.extraPidfile } : {}),
     });
-    const pools = bindPools(configuration.pools, adoption);
+    const pools = bindPools(configuration.pools, bind);
     try {
       // Each pool's worker log opens here, through the same checks as the supervisor log.
-      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) }).catch(
+      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool: bind, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) }).catch(
         (error: unknown) => {
           throw refusedLogFailure(error, euid);
         },
@@ -197,6 +207,7 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
     if (logs.logFile !== undefined) logs.logger.log('error', describeError(error));
     throw error;
   } finally {
+    adopted.closeAll();
     await logs.close();
   }
 }

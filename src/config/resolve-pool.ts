@@ -28,7 +28,7 @@ export interface PoolContext {
 
 const ROOT_ONLY = ['user', 'group', 'socket-user', 'socket-group'] as const;
 /** Our own activation variables are not the workers' (a supervisor run by another); --fd 3 and ready: notify set their own. */
-const OURS = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', READY_FD_VARIABLE];
+const OURS = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_PIDFDID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', READY_FD_VARIABLE];
 
 function userEntry(values: Values, name: 'user' | 'socket-user', problems: Problems): PasswdEntry | undefined {
   const given = values.given(name);

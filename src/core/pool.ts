@@ -255,8 +255,9 @@ function stopNow(state: PoolState, why: string, now: number, effects: Effect[]):
 function quit(state: PoolState, now: number, effects: Effect[]): PoolState {
   if (state.phase === 'quitting' || state.phase === 'stopping') return state;
   const unix = state.policy.unixSocket;
-  effects.push({ type: 'log', level: 'info', message: `graceful stop: ${unix ? 'socket path removed; ' : ''}waiting for requests in flight (at most ${state.policy.gracefulTimeoutMs} ms)` });
+  // The path first (the runtime says whether it went: systemd's stays), then this line.
   if (unix) effects.push({ type: 'unlink-path' });
+  effects.push({ type: 'log', level: 'info', message: `graceful stop: waiting for requests in flight (at most ${state.policy.gracefulTimeoutMs} ms)` });
   const { policy } = state;
   const generations = state.generations.map((g) =>
     g.phase === 'draining' ? g : g.phase === 'opening' ? { ...g, phase: 'failing' as const } : startDraining(g, now, unix, unix ? policy.steerGraceMs : 0, policy.gracefulTimeoutMs),

@@ -38,11 +38,30 @@ export interface InheritedSocket {
   readonly reusePort: boolean;
 }
 
-const VARIABLES = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'] as const;
+const VARIABLES = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_PIDFDID', 'LISTEN_FDNAMES'] as const;
 
 /** Whether the environment passes sockets to this very process (cheap: no fd is looked at). */
 export function activatedFor(env: NodeJS.ProcessEnv, pid: number): boolean {
   return env.LISTEN_FDS !== undefined && env.LISTEN_PID !== undefined && env.LISTEN_PID.trim() === String(pid);
+}
+
+/** sd_listen_fds fails on a LISTEN_PID that is not a pid (parse_pid), rather than guessing whom it was for. */
+function listenPid(text: string): number {
+  const trimmed = text.trim();
+  if (!/^[1-9]\d{0,9}$/.test(trimmed) || Number(trimmed) > 0x7fffffff) throw new ActivationError(`LISTEN_PID='${text}': expected a process id`);
+  return Number(trimmed);
+}
+
+/**
+ * systemd >= 257 also names the process by its pidfd's inode (LISTEN_PIDFDID), which a recycled pid cannot fake; as
+ * sd_listen_fds: not a number is an error, another inode means the sockets were not for us, and where pidfds have
+ * no such inode (before Linux 6.9) the pid alone decides.
+ */
+function pidfdMatches(text: string | undefined, pid: number): boolean {
+  if (text === undefined) return true;
+  if (!/^\d{1,20}$/.test(text.trim())) throw new ActivationError(`LISTEN_PIDFDID='${text}': expected the inode number of a pidfd`);
+  const own = libc.pidfdInode(pid);
+  return own === undefined || own === BigInt(text.trim());
 }
 
 function count(text: string): number {
@@ -108,11 +127,10 @@ function inspect(fd: number, name: string | undefined): InheritedSocket {
  * of it), and marks the fds close-on-exec. Throws ActivationError on anything that is not as sd_listen_fds says.
  */
 export function takeActivation(env: NodeJS.ProcessEnv, pid: number): InheritedSocket[] | undefined {
-  const ours = activatedFor(env, pid);
-  const fdsText = env.LISTEN_FDS;
-  const namesText = env.LISTEN_FDNAMES;
+  const [pidText, pidfdText, fdsText, namesText] = [env.LISTEN_PID, env.LISTEN_PIDFDID, env.LISTEN_FDS, env.LISTEN_FDNAMES];
   for (const key of VARIABLES) delete env[key];
-  if (!ours || fdsText === undefined) return undefined;
+  // In sd_listen_fds' order: no LISTEN_PID, or another process's, or no LISTEN_FDS, is "no sockets" (bind as usual).
+  if (pidText === undefined || listenPid(pidText) !== pid || !pidfdMatches(pidfdText, pid) || fdsText === undefined) return undefined;
   const fds = count(fdsText.trim());
   const labels = names(namesText, fds);
   const sockets = labels.map((name, i) => inspect(LISTEN_FDS_START + i, name));

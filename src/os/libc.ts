@@ -5,7 +5,7 @@
  */
 import koffi from 'koffi';
 import { constants as osConstants } from 'node:os';
-import { readdirSync } from 'node:fs';
+import { fstatSync, readdirSync, statfsSync } from 'node:fs';
 
 import { AF_INET, AF_INET6, AF_UNIX } from './address-families.js';
 
@@ -302,6 +302,28 @@ export function socketLocalPort(pid: number, fd: number): number | undefined {
     } finally {
       close(borrowed);
     }
+  } finally {
+    close(pidfd);
+  }
+}
+
+/** statfs f_type of pidfs (linux/magic.h): pidfds are its inodes from Linux 6.9, anonymous inodes before. */
+const PID_FS_MAGIC = 0x50494446;
+
+/**
+ * The inode number of a pidfd for `pid`, when pidfds live on pidfs (Linux >= 6.9): unique for the boot, what
+ * systemd (>= 257) passes as LISTEN_PIDFDID. Undefined before pidfs (every pidfd is then the same anonymous
+ * inode) or when pidfd_open fails.
+ */
+export function pidfdInode(pid: number): bigint | undefined {
+  const pidfd = Number(syscallInt(SYS_PIDFD_OPEN, 'int', pid, 'uint', 0));
+  if (pidfd < 0) return undefined;
+  try {
+    // statfs follows /proc's link to the pidfd's own inode.
+    if (statfsSync(`/proc/self/fd/${pidfd}`).type !== PID_FS_MAGIC) return undefined;
+    return fstatSync(pidfd, { bigint: true }).ino;
+  } catch {
+    return undefined;
   } finally {
     close(pidfd);
   }

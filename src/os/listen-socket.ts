@@ -69,8 +69,9 @@ export class ListenSocket {
   ) {}
 
   /**
-   * A listening socket systemd passed us (os/activation.ts checked it): used as it is. It has no place of ours
-   * (socket-place.ts), so nothing here can unlink or rename its path; its owner and mode are the .socket unit's.
+   * A listening socket systemd passed us (os/activation.ts checked it), lent by adopted-sockets.ts: used as it is. It
+   * has no place of ours (socket-place.ts), so nothing here can unlink or rename its path; its owner and mode are the
+   * .socket unit's; close() leaves the fd open (the table closes it when the supervisor exits).
    */
   static adopt(fd: number, address: ListenAddress, adopted: Adopted): ListenSocket {
     return new ListenSocket(fd, address, fstatSync(fd).ino, undefined, address.kind === 'unix' ? address.path : undefined, adopted);
@@ -185,10 +186,14 @@ export class ListenSocket {
     libc.shutdown(this.fd, libc.SHUT_RD, this.name);
   }
 
-  /** Close the descriptor, and remove the socket file if the path still names our socket. */
+  /**
+   * Close the descriptor, and remove the socket file if the path still names our socket. systemd's socket is only let
+   * go of: its fd belongs to the table of adopted sockets (adopted-sockets.ts), which keeps it for a pool added later.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.adopted) return;
     libc.close(this.fd);
     this.place?.close();
   }

@@ -10,7 +10,9 @@
  * A socket systemd passed us (socket activation, ListenSocket.adopt) stays systemd's: it is never shut down,
  * renamed or unlinked, and it stays in its reuseport group after its generation retires (systemd holds it), so it
  * keeps its index there and we keep its fd until the pool is released. TCP: a new generation joins its group only
- * if systemd set SO_REUSEPORT (ReusePort=yes); otherwise the reload is refused. Unix: a rename would leave
+ * if systemd set SO_REUSEPORT (ReusePort=yes); otherwise the reload is refused. Generations then take turns between
+ * a socket of ours (index 1) and systemd's (index 0), so that the group never holds three members and a leaving
+ * one never moves the one steered to (open()). Unix: a rename would leave
  * systemd's socket, which the next start of the service adopts, at a path no client reaches; so every generation
  * shares it, and the core retires old workers one by one instead of steering (core/drain.ts).
  */
@@ -69,6 +71,17 @@ export class PoolSockets {
     } else if (address.kind === 'tcp') {
       if (this.adopted && !this.adopted.adopted?.reusePort) {
         throw new Error(`the socket systemd passed for ${this.adopted.name} has no SO_REUSEPORT, so a new generation cannot listen beside it: set ReusePort=yes in its .socket unit (then restart the socket unit), or restart the service instead of reloading`);
+      }
+      if (this.adopted && ![...this.sockets.values()].includes(this.adopted)) {
+        // systemd's socket never leaves its group, at index 0, so a generation on a socket of ours sits at index 1.
+        // Were the next one to join at 2, the old one's leaving would move it to 1 while the program still says 2:
+        // the kernel then picks by hash, and systemd's socket, with nobody accepting on it, keeps what it gets
+        // (measured: 3 of 790 requests hung over 3 reloads). So generations take turns: the next one accepts on
+        // systemd's socket (index 0), and the one at index 1 leaves from the end of the group, moving nothing.
+        socket = this.adopted;
+        socket.setBlocking(this.blocking);
+        this.sockets.set(generation, socket);
+        return socket;
       }
       socket = ListenSocket.openTcp(address, { backlog: this.backlog, joinGroup: true, beforeListen: () => this.applySteering() });
       this.members.push(socket);
@@ -130,9 +143,13 @@ export class PoolSockets {
     }
   }
 
-  /** Graceful stop of a Unix pool: new connect()s fail from now on; queued ones stay. */
-  unlinkPublicPath(): void {
+  /**
+   * Graceful stop of a Unix pool: new connect()s fail from now on; queued ones stay. False when the path is
+   * systemd's socket's, which stays: new connections keep queueing there.
+   */
+  unlinkPublicPath(): boolean {
     for (const socket of this.sockets.values()) socket.unlinkPath();
+    return !this.adopted;
   }
 
   setBlocking(blocking: boolean): void {

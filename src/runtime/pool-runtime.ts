@@ -11,6 +11,7 @@ import type { Logger, LogFields } from '../log/logger.js';
 import type { PoolOutput } from '../log/setup.js';
 import type { ListenSocket } from '../os/listen-socket.js';
 import { PoolSockets } from '../os/pool-sockets.js';
+import { formatAddress } from '../os/sockaddr.js';
 import { workerReadiness } from '../os/worker-activity.js';
 import { observeDrain } from './drain-probe.js';
 import { executeManagerEffect, forgetQueue } from './manager-effects.js';
@@ -118,8 +119,13 @@ export class PoolRuntime {
         this.workers.forget(effect.generation);
         return this.guarded(`close the socket of generation ${effect.generation}`, () => this.sockets.close(effect.generation));
       }
-      case 'unlink-path':
-        return this.sockets.unlinkPublicPath();
+      case 'unlink-path': {
+        const path = formatAddress(this.latest.address);
+        if (this.sockets.unlinkPublicPath()) return this.log('info', `graceful stop: socket path ${path} removed`);
+        // Nothing can stop connections reaching systemd's socket: each worker is retired once seen idle, and what
+        // is queued when the last one goes waits there for the next start (README: Socket activation).
+        return this.log('info', `graceful stop: ${path} is systemd's socket and stays: new connections queue there for the workers until they retire, then for the next start`);
+      }
       case 'log':
         return this.log(effect.level, effect.message, effect.fields);
       default:

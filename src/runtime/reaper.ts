@@ -186,7 +186,9 @@ export class Reaper {
       if (status) this.reaped(pid, status);
       else if (!this.tracked.has(pid)) this.adopt(pid, now);
     }
-    for (const tracked of this.tracked.values()) if (!isAlive(tracked)) this.tracked.delete(tracked.pid);
+    // A zombie stays tracked until it is reaped (here or by its own parent): one that died between
+    // its waitpid above and this line would otherwise be reaped next time as a stranger, unnamed.
+    for (const tracked of this.tracked.values()) if (!exists(tracked)) this.tracked.delete(tracked.pid);
     this.escalate(now);
     this.arm();
     this.wake?.();
@@ -243,7 +245,7 @@ export class Reaper {
 
   private escalate(now: number): void {
     for (const tracked of this.tracked.values()) {
-      if (!tracked.killed && tracked.killAt !== undefined && tracked.killAt <= now) this.kill(tracked, 'still running after the stop timeout: SIGKILL');
+      if (!tracked.killed && tracked.killAt !== undefined && tracked.killAt <= now && isAlive(tracked)) this.kill(tracked, 'still running after the stop timeout: SIGKILL');
     }
   }
 
@@ -251,7 +253,7 @@ export class Reaper {
   private arm(): void {
     let earliest: number | undefined;
     for (const tracked of this.tracked.values()) {
-      if (!tracked.killed && tracked.killAt !== undefined) earliest = Math.min(earliest ?? tracked.killAt, tracked.killAt);
+      if (!tracked.killed && tracked.killAt !== undefined && isAlive(tracked)) earliest = Math.min(earliest ?? tracked.killAt, tracked.killAt);
     }
     if (earliest === this.armedFor) return;
     if (this.timer) clearTimeout(this.timer);
@@ -306,6 +308,11 @@ export class Reaper {
 function isAlive(tracked: Tracked): boolean {
   const stat = readStat(tracked.pid);
   return stat !== undefined && stat.state !== 'Z' && stat.startTime === tracked.startTime;
+}
+
+/** Its /proc entry is still this process's, zombie or not. */
+function exists(tracked: Tracked): boolean {
+  return readStat(tracked.pid)?.startTime === tracked.startTime;
 }
 
 /** To its process group when it leads one (a setsid()'d helper's own children go with it), else to it alone. */
