@@ -33,9 +33,14 @@ export function reconcile(state: PoolState, event: Event, now: number): Reconcil
   const effects: Effect[] = [];
   const applied = watchLingering(apply(state, event, now, effects), now, effects);
   // The manager acts on the settled state (a pool that just became running), then its decisions converge.
-  const settled = settle(converge(applied, now, effects), now, effects);
+  const converged = converge(applied, now, effects);
+  const settled = settle(converged, now, effects);
   if (settled.phase !== 'running') return { state: settled, effects };
-  return { state: settle(converge(manage(settled, now, effects), now, effects), now, effects), effects };
+  const managed = manage(settled, now, effects);
+  // No manager (a static pool) and no pool-level step: converging is idempotent, so a second pass would find
+  // nothing to do, at the cost of a look at every slot on every event (issue 10).
+  if (managed === settled && settled === converged) return { state: settled, effects };
+  return { state: settle(converge(managed, now, effects), now, effects), effects };
 }
 
 /** The earliest moment at which the pool has something to do without any event, if any. */
