@@ -26,7 +26,8 @@ Exit codes:
 
 Signals: TERM and INT stop (--stop-signal to every worker group, SIGKILL after --stop-timeout; a
 second one kills at once). QUIT stops gracefully (requests in flight finish, --graceful-timeout).
-HUP reloads without dropping a request. TTIN and TTOU add or retire a worker. USR1 reopens log files.`;
+HUP reloads without dropping a request. TTIN and TTOU add or retire a worker. USR1 reopens log files.
+USR2 replaces the supervisor's program by the one now on disk, in place (see 'fcgi-spawn upgrade').`;
 
 const PROBE_HELP = `
 Exit codes:
@@ -180,6 +181,19 @@ Exit codes:
   0  listed (records and pidfiles that fail the checks are ignored, with a warning)
   4  the run directory was refused (not ours, or open to others): nothing in it is believed`;
 
+const UPGRADE_HELP = `
+Exit codes:
+  0  upgraded: the same pid runs the new program, every pool reloaded onto its workers
+  1  failed: the new program could not reload a pool (the adopted workers keep serving under it),
+     execve failed (the old program keeps serving), or the supervisor is busy (a reload under way)
+  2  usage error
+  3  not running
+  4  the control socket did not answer, or the upgrade did not finish within --timeout
+  5  the run directory was refused (not ours, or open to others): nothing in it is believed
+  6  the new program failed its checks (--version, config check): nothing was changed
+
+SIGUSR2 to the supervisor does the same, told only to its log.`;
+
 const RESTART_HELP = `
 Exit codes: those of stop, then those of start.`;
 
@@ -237,6 +251,18 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
     });
   const reopen = addSelectorOptions(instanceCommand('reopen-logs', 'reopen log files (after logrotate moved them)', REQUEST_HELP))
     .action(async (options: SelectorOptions) => run(request(options, { command: 'reopen-logs' }, '10')));
+  const upgrade = addSelectorOptions(instanceCommand('upgrade', 'replace the supervisor by the program now on disk, in place (same pid, sockets and workers kept), then reload every pool', UPGRADE_HELP))
+    .option('--timeout <secs>', 'give up waiting after this long', '300')
+    .action(async (options: SelectorOptions & { timeout: string }) => {
+      const [{ runUpgrade }, { parseSeconds }] = await Promise.all([import('./commands/upgrade.js'), import('./config/values.js')]);
+      let timeoutMs: number;
+      try {
+        timeoutMs = parseSeconds('--timeout', options.timeout);
+      } catch (error) {
+        throw new CliError((error as Error).message, 2);
+      }
+      run(runUpgrade(options, timeoutMs));
+    });
   const restart = addSelectorOptions(instanceCommand('restart', 'stop, then start again with the recorded settings', RESTART_HELP))
     .option('--timeout <secs>', 'stop: SIGKILL after this long', '30')
     .action(async (options: SelectorOptions & { timeout: string }) => {
@@ -251,7 +277,7 @@ function controlCommands(run: (code: Promise<number>) => void): Command[] {
       const { runList } = await import('./commands/list.js');
       run(Promise.resolve(runList(options)));
     });
-  return [stop, status, top, reload, update, scale, reopen, restart, list];
+  return [stop, status, top, reload, update, scale, reopen, upgrade, restart, list];
 }
 
 async function request(selector: SelectorOptions, message: import('./control/protocol.js').ControlRequest, timeout: string): Promise<number> {

@@ -22,7 +22,10 @@ import { addressHolder } from '../os/address-holder.js';
 import type { Configuration, PoolConfig } from '../config/types.js';
 import { serveInstance, type BoundPool, type ServeOptions } from '../runtime/serve.js';
 import { unixSocketOptions } from '../runtime/pool-runtime.js';
-import { claimInstance, PublishedInstance } from '../control/instance.js';
+import { claimInstance, reclaimInstance, PublishedInstance, type Claimed } from '../control/instance.js';
+import { UPGRADE_STATE_ENV } from '../control/upgrade-state.js';
+import { adoptPools, readHandedState } from './upgraded.js';
+import { VERSION } from '../version.js';
 import { ensureRunDirectory, runDirectory } from '../control/run-dir.js';
 import { DAEMON_FLAG, detachFromLauncher, launchDaemon, reportToLauncher } from '../control/daemonize.js';
 import { homedir } from 'node:os';
@@ -152,7 +155,7 @@ function bindPools(pools: readonly PoolConfig[], bind: (config: PoolConfig) => L
 }
 
 /** The foreground instance, or the daemon's: claim the name, bind every pool, serve until stopped. */
-async function runInstance(configuration: Configuration, reload: () => Promise<Configuration>, launch: { argv: readonly string[]; cwd: string }, onReady: () => void, adoption: Adoption = new Map()): Promise<number> {
+async function runInstance(configuration: Configuration, reload: () => Promise<Configuration>, launch: { argv: readonly string[]; cwd: string }, onReady: () => void, adoption: Adoption = new Map(), upgradeState?: string): Promise<number> {
   const euid = process.geteuid?.() ?? -1;
   const { supervisor } = configuration;
   if (supervisor.daemonized) detachFromLauncher();
@@ -177,7 +180,11 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
   };
   try {
     const first = configuration.pools[0] as PoolConfig;
-    const claimed = await claimInstance({ name: supervisor.name, env: process.env, euid, stopSignal: first.stopSignal, stopTimeoutMs: first.stopTimeoutMs, logger: logs.logger });
+    // After an in-place upgrade the name, the sockets and the workers are already ours: taken over, not claimed and bound.
+    const handed = upgradeState !== undefined ? readHandedState(upgradeState, euid) : undefined;
+    const claimed: Claimed = handed
+      ? reclaimInstance({ name: supervisor.name, env: process.env, euid }, handed.lock.fd)
+      : await claimInstance({ name: supervisor.name, env: process.env, euid, stopSignal: first.stopSignal, stopTimeoutMs: first.stopTimeoutMs, logger: logs.logger });
     const instance = new PublishedInstance(claimed, {
       address: formatAddress(first.address),
       argv: launch.argv,
@@ -185,10 +192,11 @@ async function runInstance(configuration: Configuration, reload: () => Promise<C
       env: recordedEnvironment(),
       ...(supervisor.extraPidfile ? { extraPidfile: supervisor.extraPidfile } : {}),
     });
-    const pools = bindPools(configuration.pools, bind);
+    const taken = handed ? adoptPools(configuration.pools, handed) : undefined;
+    const pools = taken ? taken.bound : bindPools(configuration.pools, bind);
     try {
       // Each pool's worker log opens here, through the same checks as the supervisor log.
-      const served = await serveInstance({ configuration, procReadiness: canObserveSyscalls(), pools, bindPool: bind, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) }).catch(
+      const served = await serveInstance({ configuration, version: VERSION, ...(taken ? { adopted: taken.adopted } : {}), procReadiness: canObserveSyscalls(), pools, bindPool: bind, loadConfiguration: reload, logs, claimed, instance, onReady, ...statsOpener(supervisor.stats) }).catch(
         (error: unknown) => {
           throw refusedLogFailure(error, euid);
         },
@@ -226,6 +234,9 @@ function recordedArguments(argv: readonly string[]): string[] {
 
 /** `flags`: what commander collected for the option table (given ones only); `configPath`: --config. */
 export async function runStart(flags: Flags, command: readonly string[], argv: readonly string[] = [], configPath?: string): Promise<number> {
+  // Set only by a previous program of this instance that execve()d this one (runtime/upgrade.ts); never a worker's.
+  const upgradeState = process.env[UPGRADE_STATE_ENV];
+  delete process.env[UPGRADE_STATE_ENV];
   const context = { cwd: process.cwd(), env: process.env, euid: process.geteuid?.() ?? -1 };
   const inputs = { flags, command, ...(configPath !== undefined ? { configPath } : {}), ...context };
   // A reload reads the configuration again with the same inputs (the daemon itself runs in /): files, includes,
@@ -238,6 +249,10 @@ export async function runStart(flags: Flags, command: readonly string[], argv: r
     configuration = await reload();
   } catch (error) {
     throw error instanceof ConfigError ? configFailure(error) : error;
+  }
+  if (upgradeState !== undefined) {
+    // Nobody waits on a handshake (the launcher of the first program is long gone): fd 3 may be a socket now.
+    return runInstance(configuration, reload, { argv: recordedArguments(argv), cwd: context.cwd }, () => undefined, adoption, upgradeState);
   }
   // Sockets systemd passed us (LISTEN_FDS): checked, matched to pools, and out of the workers' environment.
   adoption = adoptSockets(configuration, process.env, process.pid);

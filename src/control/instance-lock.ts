@@ -93,6 +93,22 @@ export class InstanceLock {
     throw new InstanceLockError(path, 'refused', `instance lock ${path} kept changing under us (${ATTEMPTS} attempts)`);
   }
 
+  /**
+   * The lock the previous program held, inherited across execve (an in-place upgrade): the same open file
+   * description, so the same flock, with no moment where another start could take the name. Refused unless the
+   * descriptor is the file at the path.
+   */
+  static inherit(path: string, fd: number): InstanceLock {
+    if (!sameFile(path, fstatSync(fd))) throw new InstanceLockError(path, 'refused', `descriptor ${fd} is not the instance lock ${path}`);
+    return new InstanceLock(path, fd);
+  }
+
+  /** Which file it is (handed to the next program by an in-place upgrade, checked there). */
+  identity(): { dev: number; ino: number } {
+    const stat = fstatSync(this.fd);
+    return { dev: stat.dev, ino: stat.ino };
+  }
+
   /** At exit: unlink the file while still holding it, so a waiter that locks it after us sees it gone. */
   release(): void {
     if (this.released) return;

@@ -53,6 +53,30 @@ export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
   return { name: options.name, paths, lock };
 }
 
+/**
+ * After an in-place upgrade: the name is still ours, by the lock the previous program held (its descriptor came
+ * across execve). The run directory is checked again; the record and pidfile are this same process's.
+ */
+export function reclaimInstance(options: Pick<ClaimOptions, 'name' | 'env' | 'euid'>, lockFd: number): Claimed {
+  const dir = runDirectory(options);
+  try {
+    ensureRunDirectory(dir, options.euid);
+  } catch (error) {
+    if (error instanceof RunDirectoryError) throw new CliError(error.message, START_EXIT.permissionDenied);
+    throw error;
+  }
+  const paths = instancePaths(dir, options.name);
+  let lock: InstanceLock;
+  try {
+    lock = InstanceLock.inherit(paths.lock, lockFd);
+  } catch (error) {
+    if (error instanceof InstanceLockError) throw new CliError(error.message, START_EXIT.permissionDenied);
+    throw error;
+  }
+  process.once('exit', () => lock.release());
+  return { name: options.name, paths, lock };
+}
+
 function alreadyRunning(name: string, pid: number | undefined): CliError {
   return new CliError(`${name} is already running${pid ? ` (pid ${pid})` : ''}; see 'fcgi-spawn status --name ${name}'`, START_EXIT.alreadyRunning);
 }
@@ -134,6 +158,11 @@ export class PublishedInstance {
       env: options.env,
       ...(options.extraPidfile ? { extraPidfile: resolve(options.cwd, options.extraPidfile) } : {}),
     };
+  }
+
+  /** Where `start` was run: relative paths of its arguments mean paths there (an upgrade's new program reads them again). */
+  get launchCwd(): string {
+    return this.base.cwd;
   }
 
   /** The record first (it names the workers), so a pidfile never points at an unrecorded instance. */

@@ -34,6 +34,8 @@ function parse(line: string): ControlRequest | undefined {
         return request.pool === undefined || typeof request.pool === 'string' ? request : undefined;
       case 'stop':
         return typeof request.graceful === 'boolean' ? request : undefined;
+      case 'upgrade':
+        return request.id === undefined || (typeof request.id === 'string' && /^[\w.-]{1,64}$/.test(request.id)) ? request : undefined;
       case 'scale':
         return Number.isInteger(request.workers) && request.workers >= 1 && request.workers <= 4096 && (request.pool === undefined || typeof request.pool === 'string') ? request : undefined;
       default:

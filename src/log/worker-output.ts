@@ -66,8 +66,10 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
   const emit = (): boolean => {
     if (last !== null) lastText = last.buffer.toString('utf8', last.start, last.end);
     last = null;
-    const out = formatter.take();
-    return out === null || sink.write(out);
+    // Each buffer holds whole lines (a sink never cuts one); every one is written, full or not: the caller waits.
+    let room = true;
+    for (const out of formatter.take()) room = sink.write(out) && room;
+    return room;
   };
 
   const pump = (): void => {

@@ -277,6 +277,34 @@ export function closeInheritedOnExec(keep: readonly number[] = []): number[] {
   return marked;
 }
 
+/**
+ * Set or clear FD_CLOEXEC on one descriptor: an in-place upgrade (runtime/upgrade.ts) clears it on the
+ * sockets, the instance lock and the workers' output pipes so that the new program inherits them.
+ */
+export function setCloseOnExec(fd: number, closeOnExec: boolean): void {
+  const flags = check(c.fcntl(fd, F_GETFD) as number, 'fcntl(F_GETFD)', String(fd));
+  const wanted = closeOnExec ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
+  if (wanted !== flags) check(c.fcntl(fd, F_SETFD, 'int', wanted) as number, 'fcntl(F_SETFD)', String(fd));
+}
+
+export function isCloseOnExec(fd: number): boolean {
+  return ((check(c.fcntl(fd, F_GETFD) as number, 'fcntl(F_GETFD)', String(fd))) & FD_CLOEXEC) !== 0;
+}
+
+const execveCall = lib.func('int execve(const char *path, const char **argv, const char **envp)');
+
+/**
+ * Replace this process's program (Node 20 has no process.execve): same pid, same parent, the descriptors without
+ * FD_CLOEXEC kept, other threads gone. Returns only on failure, by throwing. Measured (Node 20, Linux 6.18): the
+ * main thread blocks no signal (SigBlk 0), so the new program starts with an empty mask; SIGPIPE and SIGXFSZ stay
+ * ignored across execve, as a new node sets them anyway; a flock stays held by the open file description.
+ */
+export function execve(file: string, argv: readonly string[], env: Readonly<Record<string, string>>): never {
+  const environment = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+  execveCall(file, [...argv, null], [...environment, null]);
+  return fail('execve', file);
+}
+
 const syscallInt = lib.func('long syscall(long number, ...)');
 // Generic syscall numbers, the same on x86_64 and arm64 (Linux 5.6+).
 const SYS_PIDFD_OPEN = 434;

@@ -77,6 +77,21 @@ export class ListenSocket {
     return new ListenSocket(fd, address, fstatSync(fd).ino, undefined, address.kind === 'unix' ? address.path : undefined, adopted);
   }
 
+  /**
+   * A listening socket of ours that the previous program handed over across execve (an in-place upgrade; the new
+   * program checked its inode). A Unix one has no place of ours any more: its path is renamed over by the next
+   * generation's socket, never unlinked by this one.
+   */
+  static inherit(fd: number, address: ListenAddress, bindName?: string): ListenSocket {
+    const actual = address.kind === 'tcp' ? { ...address, port: decodePort(libc.getsockname(fd)) } : address;
+    return new ListenSocket(fd, actual, fstatSync(fd).ino, undefined, address.kind === 'unix' ? (bindName ?? address.path) : undefined);
+  }
+
+  /** The path it was bound at, as /proc/net/unix names it (handed to the next program by an upgrade). */
+  get boundName(): string | undefined {
+    return this.bindName;
+  }
+
   static openTcp(address: TcpAddress, options: TcpOptions): ListenSocket {
     const family = tcpFamily(address.host) === 4 ? libc.AF_INET : libc.AF_INET6;
     const name = formatAddress(address);

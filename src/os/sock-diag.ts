@@ -26,7 +26,10 @@ export interface QueueLength {
   readonly limit: number;
 }
 
-function request(inode: number): Buffer {
+const UDIAG_SHOW_PEER = 0x04;
+const UNIX_DIAG_PEER = 2;
+
+function request(inode: number, show = UDIAG_SHOW_RQLEN): Buffer {
   const message = Buffer.alloc(REQUEST_SIZE);
   message.writeUInt32LE(REQUEST_SIZE, 0);
   message.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
@@ -35,7 +38,7 @@ function request(inode: number): Buffer {
   message.writeUInt8(AF_UNIX, NLMSG_HEADER);
   message.writeUInt32LE(0xffffffff, NLMSG_HEADER + 4);
   message.writeUInt32LE(inode, NLMSG_HEADER + 8);
-  message.writeUInt32LE(UDIAG_SHOW_RQLEN, NLMSG_HEADER + 12);
+  message.writeUInt32LE(show, NLMSG_HEADER + 12);
   message.writeUInt32LE(NO_COOKIE, NLMSG_HEADER + 16);
   message.writeUInt32LE(NO_COOKIE, NLMSG_HEADER + 20);
   return message;
@@ -63,6 +66,28 @@ export function unixListenQueue(inode: number): QueueLength | undefined {
     return parseReply(netlinkExchange(NETLINK_SOCK_DIAG, request(inode), 8192), inode);
   } catch {
     // No unix_diag in this kernel (ENOENT), or netlink refused: unknown.
+    return undefined;
+  }
+}
+
+/**
+ * The inode of the other end of a connected Unix socket (a socketpair: libuv makes a child's stdio 'pipe' one), so
+ * that our end of a worker's stdout can be told from /proc (an in-place upgrade hands it over); undefined when
+ * sock_diag cannot tell.
+ */
+export function unixPeerInode(inode: number): number | undefined {
+  try {
+    const reply = netlinkExchange(NETLINK_SOCK_DIAG, request(inode, UDIAG_SHOW_PEER), 8192);
+    if (reply.length < REPLY_HEADER || reply.readUInt16LE(4) === NLMSG_ERROR || reply.readUInt32LE(NLMSG_HEADER + 4) !== inode) return undefined;
+    const end = Math.min(reply.readUInt32LE(0), reply.length);
+    for (let at = REPLY_HEADER; at + 4 <= end; ) {
+      const length = reply.readUInt16LE(at);
+      if (length < 4) return undefined;
+      if (reply.readUInt16LE(at + 2) === UNIX_DIAG_PEER && length >= 8) return reply.readUInt32LE(at + 4);
+      at += (length + 3) & ~3;
+    }
+    return undefined;
+  } catch {
     return undefined;
   }
 }

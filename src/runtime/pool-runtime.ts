@@ -2,6 +2,7 @@
  * One pool's hands: its sockets (one per generation), its workers and its worker log. It executes the
  * effects core/pool.ts decides for this pool and reports what it saw only as events; it never decides.
  */
+import { getPriority } from 'node:os';
 import type { PoolConfig } from '../config/types.js';
 import type { Effect } from '../core/effects.js';
 import type { Event } from '../core/events.js';
@@ -15,6 +16,7 @@ import { formatAddress } from '../os/sockaddr.js';
 import { workerReadiness } from '../os/worker-activity.js';
 import { observeDrain } from './drain-probe.js';
 import { executeManagerEffect, forgetQueue } from './manager-effects.js';
+import { StartPriority } from './start-priority.js';
 import { WorkerPool } from './worker-launcher.js';
 
 /** Acts on processes and sockets; the rest (log lines) reports them and comes after, in its own order. */
@@ -45,6 +47,7 @@ export function unixSocketOptions(config: PoolConfig): { mode: number; uid?: num
 export class PoolRuntime {
   readonly sockets: PoolSockets;
   readonly workers: WorkerPool;
+  private readonly startPriority = new StartPriority();
   /** What the pool's next generation runs (a reloaded configuration). */
   private latest: PoolConfig;
 
@@ -53,11 +56,13 @@ export class PoolRuntime {
     socket: ListenSocket,
     readonly output: PoolOutput,
     private readonly context: PoolContext,
+    /** 1 at start-up; an upgrade's adopted generation keeps its number. */
+    firstGeneration = 1,
   ) {
     this.latest = config;
-    this.sockets = new PoolSockets(socket, config.backlog, unixSocketOptions(config));
+    this.sockets = new PoolSockets(socket, config.backlog, unixSocketOptions(config), firstGeneration);
     this.workers = new WorkerPool(this.sockets, output);
-    this.workers.assign(1, config);
+    this.workers.assign(firstGeneration, config);
   }
 
   get name(): string {
@@ -98,7 +103,9 @@ export class PoolRuntime {
       case 'open-generation':
         return this.openGeneration(effect.generation);
       case 'steer':
-        return this.guarded(`steer new connections to generation ${effect.generation}`, () => this.sockets.steerTo(effect.generation));
+        this.guarded(`steer new connections to generation ${effect.generation}`, () => this.sockets.steerTo(effect.generation));
+        // Serving now: the new workers get their own CPU priority back (start-priority.ts).
+        return this.startPriority.restore(effect.generation);
       case 'shutdown-socket':
         return this.guarded(`shut down the socket of generation ${effect.generation}`, () => this.sockets.shutdown(effect.generation));
       case 'watch-queue':
@@ -117,6 +124,7 @@ export class PoolRuntime {
         // A socket the next generation shares (systemd's) keeps its queue watch.
         if (fd !== undefined && !this.sockets.shares(effect.generation)) forgetQueue(this.name, fd);
         this.workers.forget(effect.generation);
+        this.startPriority.restore(effect.generation);
         return this.guarded(`close the socket of generation ${effect.generation}`, () => this.sockets.close(effect.generation));
       }
       case 'unlink-path': {
@@ -175,10 +183,27 @@ export class PoolRuntime {
         notifyFailed: (pid, reason) => enqueue({ type: 'notify-failed', pid, reason }),
         notifyNoise: (pid, line) => enqueue({ type: 'notify-noise', pid, line }),
       });
+      this.lowerWhileStarting(generation, worker.pid);
       this.context.report({ type: 'spawned', generation, slot, pid: worker.pid, ...(worker.notify ? { notify: true } : {}) });
     } catch (error) {
       this.context.report({ type: 'spawn-failed', generation, slot, error: describeError(error) });
     }
+  }
+
+  /**
+   * A reload's new worker (another generation serves meanwhile) starts at a lower CPU priority until its
+   * generation is steered to, so that the serving workers keep the cores (start-priority.ts). Not on a socket the
+   * generations share (systemd's): nothing is steered there, the new workers serve as soon as they start.
+   */
+  private lowerWhileStarting(generation: number, pid: number): void {
+    if (this.sockets.shares(generation)) return;
+    if (!this.context.generations().some((g) => g.phase === 'serving' && g.id !== generation)) return;
+    const nice = this.workers.configOf(generation)?.nice;
+    const own = getPriority(0);
+    // A pool with a `nice` of its own starts through `nice -n`, which adds to whatever niceness the worker has when
+    // it runs (before or after ours: a race), so the value to give back would not be known: left as it is.
+    if (nice !== undefined && nice !== own) return;
+    this.startPriority.lower(generation, pid, own);
   }
 
   /**

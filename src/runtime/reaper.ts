@@ -14,6 +14,7 @@
  * grandchild stayed a zombie until our waitpid(pid) took it.
  */
 import { performance } from 'node:perf_hooks';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { becomeChildSubreaper, reapChild, type WaitStatus } from '../os/libc.js';
 import { readStat } from '../os/proc.js';
 import { childPids, commandName, descendantPids, socketHolders, socketInodesOf } from '../os/process-tree.js';
@@ -29,6 +30,8 @@ export interface ReaperOptions {
   readonly logger: Logger;
   /** Children that libuv spawned (the workers): libuv reaps them, we never do. */
   readonly isSpawned: (pid: number) => boolean;
+  /** A worker adopted through an in-place upgrade exited: libuv never knew it, so its exit comes from here. */
+  readonly onWorkerExit?: (pid: number, status: WaitStatus) => void;
   readonly now?: () => number;
 }
 
@@ -69,6 +72,13 @@ export class Reaper {
   /** Pool sockets by pool key and generation (socketKey), with the label log lines name them by. */
   private readonly sockets = new Map<string, WatchedSocket>();
   private readonly tracked = new Map<number, Tracked>();
+  /** Workers the previous program spawned (an in-place upgrade): reaped here, their exits told, never stopped here. */
+  private readonly workers = new Set<number>();
+  /**
+   * Holds the event loop open while adopted workers run: libuv has no handle for them (measured: a new program whose
+   * reload failed, left with adopted workers only, exited 0 at once). A port that never gets a message: no wake-up.
+   */
+  private keepAlive: MessagePort | undefined;
   private stopDeadline: number | undefined;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -96,6 +106,24 @@ export class Reaper {
     process.on('SIGCHLD', this.onChild);
     if (process.pid === 1) logger.log('info', 'running as PID 1: every orphan in this PID namespace is reaped here');
     this.look();
+  }
+
+  /** Workers adopted through an in-place upgrade: the pool stops them as its own; only their exits are ours to collect. */
+  adoptWorkers(pids: readonly number[]): void {
+    for (const pid of pids) this.workers.add(pid);
+    if (this.workers.size > 0 && !this.keepAlive) {
+      this.keepAlive = new MessageChannel().port1;
+      this.keepAlive.on('message', () => undefined);
+    }
+  }
+
+  private workerGone(pid: number, status: WaitStatus): void {
+    this.workers.delete(pid);
+    if (this.workers.size === 0) {
+      this.keepAlive?.close();
+      this.keepAlive = undefined;
+    }
+    this.options.onWorkerExit?.(pid, status);
   }
 
   /** A pool socket: processes holding it are attributed to it, and stopped with it (SIGKILL after its pool's stop timeout). */
@@ -141,7 +169,7 @@ export class Reaper {
     this.stopDeadline = now + stopTimeoutMs;
     for (const pid of descendantPids(process.pid)) {
       const stat = readStat(pid);
-      if (!stat || stat.state === 'Z' || this.options.isSpawned(pid) || this.options.isSpawned(stat.pgrp)) continue;
+      if (!stat || stat.state === 'Z' || this.isWorker(pid) || this.isWorker(stat.pgrp)) continue;
       this.track(pid);
     }
     for (const tracked of this.tracked.values()) this.stopProcess(tracked, 'the pool is stopping', this.stopDeadline, now);
@@ -167,6 +195,8 @@ export class Reaper {
     }
     await this.lastResort();
     process.off('SIGCHLD', this.onChild);
+    this.keepAlive?.close();
+    this.keepAlive = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -183,8 +213,9 @@ export class Reaper {
       } catch (error) {
         this.options.logger.log('error', `unable to reap process ${pid}: ${describeError(error)}`);
       }
-      if (status) this.reaped(pid, status);
-      else if (!this.tracked.has(pid)) this.adopt(pid, now);
+      if (status && this.workers.has(pid)) this.workerGone(pid, status);
+      else if (status) this.reaped(pid, status);
+      else if (!this.tracked.has(pid) && !this.workers.has(pid)) this.adopt(pid, now);
     }
     // A zombie stays tracked until it is reaped (here or by its own parent): one that died between
     // its waitpid above and this line would otherwise be reaped next time as a stranger, unnamed.
@@ -192,6 +223,10 @@ export class Reaper {
     this.escalate(now);
     this.arm();
     this.wake?.();
+  }
+
+  private isWorker(pid: number): boolean {
+    return this.options.isSpawned(pid) || this.workers.has(pid);
   }
 
   private adopt(pid: number, now: number): void {

@@ -26,9 +26,15 @@ import { WatchFollower } from './watch-follower.js';
 import { Reaper } from './reaper.js';
 import { followSupervisor } from './pool-reaping.js';
 import { isSpawnedChild } from './spawn.js';
+import { Upgrader, type UpgradeStatus } from './upgrade.js';
+import { adoptedSupervisorState, type AdoptedPool } from '../core/adopt.js';
+import type { UpgradeState } from '../control/upgrade-state.js';
+import type { WorkerPipes } from '../log/setup.js';
 
 /** After the workers exited, how long to wait for their pipes to end before their last lines are read. */
 const OUTPUT_END_MS = 1000;
+/** The upgrade's answer is written before execve closes the control connection (a client that misses it still waits on status). */
+const ANSWER_FLUSH_MS = 100;
 
 /** A pool bound by `start` before serving (so a bind failure ends start-up with its own exit code). */
 export interface BoundPool {
@@ -36,8 +42,20 @@ export interface BoundPool {
   readonly socket: ListenSocket;
 }
 
+/** What an in-place upgrade hands over (control/upgrade-state.ts), checked, and the workers' output pipes opened. */
+export interface Adopted {
+  readonly state: UpgradeState;
+  readonly pools: ReadonlyMap<string, AdoptedPool>;
+  /** By pid: the pipes of an adopted worker, to read into the worker log again. */
+  readonly pipes: ReadonlyMap<number, WorkerPipes>;
+}
+
 export interface ServeOptions {
   readonly configuration: Configuration;
+  /** This program's version (status shows it; an upgrade says from and to). */
+  readonly version: string;
+  /** Set when this program replaced the previous one in place: its pools are adopted, not started. */
+  readonly adopted?: Adopted;
   readonly procReadiness: boolean;
   readonly pools: readonly BoundPool[];
   /** Binds an added pool's socket (a reload or update added it). */
@@ -125,15 +143,30 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
   const notifier = new Notifier(process.env.NOTIFY_SOCKET);
   const stopping = { told: false };
   // Reaper (issue 9): what workers leave behind is adopted, stopped with its generation or the pool, reaped.
-  const reaper = new Reaper({ logger, isSpawned: isSpawnedChild });
+  const reaper = new Reaper({
+    logger,
+    isSpawned: isSpawnedChild,
+    // A worker the previous program spawned: its exit reaches its pool as any worker's does.
+    onWorkerExit: (pid, status) => {
+      const pool = supervisor.snapshot.pools.find((entry) => entry.state.generations.some((g) => g.slots.some((slot) => hasProcess(slot) && slot.pid === pid)));
+      if (pool) supervisor.enqueue({ type: 'pool', pool: pool.key, event: { type: 'exit', pid, status } });
+    },
+  });
+  const { adopted } = options;
   const model = new StatusModel();
   const outputs = await Promise.all(options.pools.map((pool) => logs.openWorkerOutput(pool.config)));
-  const makePool = (bound: BoundPool, index: number) => (context: PoolContext) => new PoolRuntime(bound.config, bound.socket, outputs[index] as (typeof outputs)[number], context);
+  const makePool = (bound: BoundPool, index: number) => (context: PoolContext) => {
+    const taken = adopted?.pools.get(bound.config.name);
+    const pool = new PoolRuntime(bound.config, bound.socket, outputs[index] as (typeof outputs)[number], context, taken?.generation);
+    for (const worker of taken?.workers ?? []) pool.workers.adopt(taken?.generation as number, worker.slot, worker.pid, adopted?.pipes.get(worker.pid) ?? {});
+    return pool;
+  };
   let configuration = options.configuration;
   let phase: SupervisorState['phase'] | undefined;
   const supervisor: Supervisor = new Supervisor({
     configuration,
     procReadiness: options.procReadiness,
+    ...(adopted ? { initialState: adoptedSupervisorState(options.configuration, options.procReadiness, adopted.pools, performance.now()) } : {}),
     pools: new Map(options.pools.map((bound, index) => [bound.config.name, makePool(bound, index)])),
     openPool: async (config, context) => {
       const output = await logs.openWorkerOutput(config);
@@ -172,9 +205,14 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     },
   });
   let stats: StatsServer | undefined;
+  let upgrade: UpgradeStatus | undefined = adopted
+    ? { id: adopted.state.id, state: 'in-progress', from: adopted.state.from, to: options.version, at: adopted.state.requestedAt, message: 'reloading every pool' }
+    : undefined;
   const readStatus = (): InstanceStatus =>
     instanceStatus(supervisor.snapshot, (key) => supervisor.pool(key), {
       name: claimed.name,
+      version: options.version,
+      ...(upgrade ? { upgrade } : {}),
       ...(configuration.supervisor.configFile !== undefined ? { configFile: configuration.supervisor.configFile } : {}),
       ...(stats ? { stats: stats.address } : {}),
       startedAt,
@@ -202,19 +240,81 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       case 'reopen-logs':
         supervisor.enqueue({ type: 'signal', signal: 'SIGUSR1' });
         return { ok: true, message: 'reopening log files' };
+      case 'upgrade':
+        return upgradeNow(request.id);
     }
+  };
+  // The previous program's state and the checks of the new one; then, once the answer is on its way, execve.
+  const upgradeNow = async (id?: string): Promise<ControlResponse> => {
+    const checked = await upgrader.check(id);
+    if (checked.kind !== 'ready') {
+      logger.log('error', checked.message);
+      return { ok: false, message: checked.message, ...(checked.kind === 'check' ? { refusal: 'check' as const } : {}) };
+    }
+    setTimeout(() => void upgrader.exec(checked.id, checked.to), ANSWER_FLUSH_MS);
+    return { ok: true, message: `upgrading from ${options.version} to ${checked.to} in place (pid ${process.pid})`, upgrade: checked.id };
+  };
+  const upgrader = new Upgrader({
+    logger,
+    claimed,
+    version: options.version,
+    launchCwd: instance.launchCwd,
+    state: () => supervisor.snapshot,
+    pool: (key) => supervisor.pool(key),
+    configuration: () => configuration,
+    loadConfiguration: options.loadConfiguration,
+    release: async () => {
+      unwire();
+      process.off('SIGUSR2', onUpgradeSignal);
+      await watch.close();
+      await stopControlServer(control, claimed.paths.control);
+      await stats?.close();
+      stats = undefined;
+      await logger.close();
+    },
+    restore: async () => {
+      control = await startControlServer(claimed.paths.control, handle);
+      unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
+      process.on('SIGUSR2', onUpgradeSignal);
+    },
+    // The log may be closed already (execve failed after it was flushed): stderr hears it too.
+    failed: (status) => {
+      upgrade = status;
+      process.stderr.write(`fcgi-spawn: ${status.message}\n`);
+    },
+  });
+  // SIGUSR2 (as nginx, gunicorn and php-fpm): the same upgrade, told only to the log.
+  const onUpgradeSignal = (): void => void upgradeNow();
+  /**
+   * The adopted pools serve already: published at once, then every pool gets a new generation of this program's
+   * workers and the adopted one is retired as by any reload. If that fails, the adopted workers keep serving.
+   */
+  const adoptionReload = (): void => {
+    const state = adopted?.state as UpgradeState;
+    logger.log('info', `upgraded in place from ${state.from} to ${options.version} (pid ${process.pid}): adopted ${state.pools.map((p) => `${p.name} generation ${p.generation} (${p.workers.length} workers)`).join(', ')}; reloading every pool`);
+    instance.publish();
+    options.onReady();
+    const { id, answer } = waiters.add();
+    void answer.then((response) => {
+      upgrade = { ...(upgrade as UpgradeStatus), state: response.ok ? 'done' : 'failed', message: response.ok ? response.message : `${response.message}; the adopted workers keep serving` };
+      logger.log(response.ok ? 'info' : 'error', `upgrade ${response.ok ? 'finished' : 'failed'}: ${upgrade.message}`);
+    });
+    supervisor.enqueue({ type: 'reload', requestId: id });
   };
   // Before anything else is opened: a stats address that cannot be bound ends start-up, with nothing to undo.
   stats = await options.openStats?.(readStatus);
   const watch = new WatchFollower((event) => supervisor.enqueue(event));
   await watch.follow(configuration);
-  const control = await startControlServer(claimed.paths.control, handle);
-  const unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
-  logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
+  let control = await startControlServer(claimed.paths.control, handle);
+  let unwire = wireSignals((signal) => supervisor.enqueue({ type: 'signal', signal }));
+  process.on('SIGUSR2', onUpgradeSignal);
+  if (!adopted) logger.log('info', startingLine(configuration), { pid: process.pid, name: claimed.name });
   if (stats) logger.log('info', `stats: GET /metrics and /status on ${stats.address}`);
   try {
+    if (adopted) reaper.adoptWorkers([...adopted.pools.values()].flatMap((pool) => pool.workers.map((worker) => worker.pid)));
     reaper.start();
-    supervisor.start();
+    if (adopted) adoptionReload();
+    else supervisor.start();
     const exit = await supervisor.finished;
     // Before the sockets are gone from view: the last resort finds what still holds them by their inodes.
     await reaper.finish(Math.max(0, ...configuration.pools.map((pool) => pool.stopTimeoutMs)));
@@ -224,6 +324,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     return { exit, ...(said ? { lastStderrLine: said } : {}) };
   } finally {
     unwire();
+    process.off('SIGUSR2', onUpgradeSignal);
     await watch.close();
     await stopControlServer(control, claimed.paths.control);
     await stats?.close();

@@ -80,3 +80,30 @@ export function spawnWorker(request: SpawnRequest): SpawnedWorker {
   const ready = request.readyPipe ? ((child.stdio[readyFdOf(request.socketAt)] as Readable | undefined) ?? null) : null;
   return { pid, stdout: child.stdout ?? null, stderr: child.stderr ?? null, ready };
 }
+
+export interface CheckResult {
+  readonly ok: boolean;
+  /** stdout, trimmed (a --version's answer). */
+  readonly stdout: string;
+  /** The last line of stderr, or the exit status, for a one-line reason. */
+  readonly reason: string;
+}
+
+/**
+ * A short command run to check something (the new program of an upgrade): its output collected, a deadline, its
+ * pid counted as ours so the reaper (runtime/reaper.ts) leaves its exit to libuv.
+ */
+export async function runCheck(file: string, args: readonly string[], timeoutMs: number): Promise<CheckResult> {
+  const child = execa(file, [...args], { stdin: 'ignore', reject: false, timeout: timeoutMs, cleanup: true, stripFinalNewline: true, maxBuffer: 1 << 20 });
+  const pid = child.pid;
+  if (pid !== undefined) spawned.add(pid);
+  child.on('exit', () => {
+    if (pid !== undefined) spawned.delete(pid);
+  });
+  const result = await child;
+  const stdout = String(result.stdout ?? '').trim();
+  const stderr = String(result.stderr ?? '').trim().split('\n').filter(Boolean);
+  const status = result.timedOut ? `no answer within ${timeoutMs} ms` : result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode ?? '?'}`;
+  const failed = result.failed || result.exitCode !== 0;
+  return { ok: !failed, stdout, reason: `${status}${stderr.length > 0 ? `: ${stderr[stderr.length - 1]}` : result.failed && result.exitCode === undefined ? `: ${result.shortMessage}` : ''}` };
+}

@@ -18,6 +18,9 @@ import type { PoolRuntime } from './pool-runtime.js';
 export interface StatusContext {
   readonly name: string;
   readonly configFile?: string;
+  readonly version: string;
+  /** The last in-place upgrade of this instance, as the new program sees it. */
+  readonly upgrade?: import('./upgrade.js').UpgradeStatus;
   readonly startedAt: number;
   readonly now: number;
   /** Where the stats HTTP server listens, if anywhere. */
@@ -93,6 +96,8 @@ export function instanceStatus(state: SupervisorState, poolOf: (key: string) => 
     uptimeMs: Math.round(context.now - context.startedAt),
     phase: state.phase,
     configFile: context.configFile ?? null,
+    version: context.version,
+    upgrade: context.upgrade ?? null,
     configError: state.configError ?? null,
     reloading: state.loading !== undefined || state.outstanding.length > 0 || pools.some((pool) => pool.reloading),
     stats: context.stats ?? null,

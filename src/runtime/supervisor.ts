@@ -42,6 +42,8 @@ export interface SupervisorOptions {
   /** Each event as it was applied, with the state before and after it (the status counters count from these). */
   readonly onReconciled?: (before: SupervisorState, event: SupervisorEvent, after: SupervisorState) => void;
   readonly now?: () => number;
+  /** Where it starts from instead of idle: the running pools an in-place upgrade adopted (core/adopt.ts). */
+  readonly initialState?: SupervisorState;
 }
 
 export interface SupervisorExit {
@@ -72,7 +74,7 @@ export class Supervisor {
   private readonly now: () => number;
 
   constructor(private readonly options: SupervisorOptions) {
-    this.state = initialSupervisorState(options.configuration, options.procReadiness);
+    this.state = options.initialState ?? initialSupervisorState(options.configuration, options.procReadiness);
     this.now = options.now ?? (() => performance.now());
     for (const [key, make] of options.pools) this.pools.set(key, make(this.contextFor(key)));
     this.finished = new Promise((resolve) => {

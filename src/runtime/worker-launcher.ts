@@ -6,7 +6,7 @@
  */
 import { getPriority } from 'node:os';
 import type { PoolConfig } from '../config/types.js';
-import type { WorkerOutput, WorkerOutputs } from '../log/setup.js';
+import type { WorkerOutput, WorkerOutputs, WorkerPipes } from '../log/setup.js';
 import type { PoolSockets } from '../os/pool-sockets.js';
 import { ReadyChannel } from './ready-channel.js';
 import { spawnWorker } from './spawn.js';
@@ -87,6 +87,11 @@ export class WorkerPool {
     const output = this.logs.attachWorker({ stdout: worker.stdout, stderr: worker.stderr }, { workerIndex: slot, pid: worker.pid });
     this.outputs.set(`${generation}:${slot}`, output);
     return { pid, notify: channel !== undefined };
+  }
+
+  /** A worker the previous program spawned (an in-place upgrade): its output pipes, when it had them, go to the worker log again. */
+  adopt(generation: number, slot: number, pid: number, pipes: WorkerPipes): void {
+    this.outputs.set(`${generation}:${slot}`, this.logs.attachWorker(pipes, { workerIndex: slot, pid }));
   }
 
   /** Resolves when the slot's latest worker's pipes ended, or after withinMs. */

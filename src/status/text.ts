@@ -41,6 +41,7 @@ function poolTable(pool: PoolStatus): string[] {
 export function statusText(status: InstanceStatus): string {
   const lines = [
     `${status.name}: ${status.phase}${status.reloading ? ' (reloading)' : ''}, pid ${status.pid}, up ${formatDuration(status.uptimeMs)}${status.configFile ? `, from ${status.configFile}` : ''}${status.stats ? `, stats on ${status.stats}` : ''}`,
+    ...(status.version !== undefined ? [`  version ${status.version}${status.upgrade ? `, upgraded in place from ${status.upgrade.from} at ${status.upgrade.at}: ${status.upgrade.state}${status.upgrade.state === 'in-progress' ? '' : ` (${status.upgrade.message})`}` : ''}`] : []),
     ...(status.configError ? [`  configuration error (the running pools keep their settings): ${status.configError}`] : []),
     ...status.pools.flatMap(poolTable),
   ];

@@ -90,6 +90,10 @@ export interface InstanceStatus {
   readonly uptimeMs: number;
   readonly phase: string;
   readonly configFile: string | null;
+  /** The supervisor program's version (package.json): after an in-place upgrade, the new one's. */
+  readonly version: string;
+  /** The last in-place upgrade (`fcgi-spawn upgrade`, SIGUSR2): null when this program was started, not upgraded to. */
+  readonly upgrade: { readonly id: string; readonly state: 'in-progress' | 'done' | 'failed'; readonly from: string; readonly to: string; readonly at: string; readonly message: string } | null;
   /** The last configuration load failed (the running pools keep their settings). */
   readonly configError: string | null;
   readonly reloading: boolean;
