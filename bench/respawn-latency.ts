@@ -13,7 +13,7 @@
  * A benchmark, not a test: it prints numbers and exits 1 only if a respawn or request failed or
  * something it started is still running.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -25,7 +25,7 @@ import { request } from '../src/fastcgi/client.js';
 import { Contender, strayWorkers } from './respawn/contenders.js';
 import { describeEnvironment, requirePrograms, type Programs } from './respawn/environment.js';
 import { killAndMeasure, RespawnTimeout, type RespawnSample } from './respawn/observe.js';
-import { PHASES, renderReport, summarize, type Poller, type Summary, type ToolResult } from './respawn/report.js';
+import { PHASES, renderReport, summarize, type Poller, type RssSample, type Summary, type ToolResult } from './respawn/report.js';
 import { parseArguments } from './machine/arguments.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -113,6 +113,17 @@ interface Tally {
   readonly failures: string[];
   requestsOk: number;
   readonly requestFailures: string[];
+  /** The supervisor's VmRSS before the first kill and after every tenth of them: flat, or a leak per respawn. */
+  readonly rss: RssSample[];
+}
+
+/** VmRSS in KiB of a live process, from /proc/PID/status. */
+function residentKib(pid: number): number {
+  try {
+    return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
 }
 
 
@@ -147,7 +158,10 @@ async function checkRequest(port: number, script: string): Promise<string | unde
 let interrupted: NodeJS.Signals | undefined;
 
 async function runKills(pool: readonly Contender[], tallies: Map<Contender, Tally>, options: Options, script: string, poller: Poller): Promise<void> {
+  const every = Math.max(1, Math.floor(options.kills / 10));
+  for (const c of pool) (tallies.get(c) as Tally).rss.push({ kills: 0, kib: residentKib(c.supervisorPid) });
   for (let round = 0; round < options.kills && !interrupted; round += 1) {
+    if (round > 0 && round % every === 0) for (const c of pool) (tallies.get(c) as Tally).rss.push({ kills: round, kib: residentKib(c.supervisorPid) });
     // Alternate which supervisor goes first, so neither always follows the other's respawn.
     const order = round % 2 === 0 ? pool : [...pool].reverse();
     for (const c of order) {
@@ -178,6 +192,7 @@ async function runKills(pool: readonly Contender[], tallies: Map<Contender, Tall
       }
     }
   }
+  for (const c of pool) (tallies.get(c) as Tally).rss.push({ kills: options.kills, kib: residentKib(c.supervisorPid) });
 }
 
 function commandLine(c: Contender): string {
@@ -199,6 +214,7 @@ function results(pool: readonly Contender[], tallies: Map<Contender, Tally>): To
       failures: tally.failures,
       requests: { ok: tally.requestsOk, failed: tally.requestFailures },
       workersStarted: c.workers.size,
+      rss: tally.rss,
       samples: tally.samples,
     };
   });
@@ -212,7 +228,7 @@ async function main(argv: string[]): Promise<number> {
   const env = describeEnvironment(REPO, programs);
   const ports = [await freePort(), await freePort()] as const;
   const pool = contenders(programs, ports);
-  const tallies = new Map(pool.map((c) => [c, { samples: [], failures: [], requestsOk: 0, requestFailures: [] } as Tally]));
+  const tallies = new Map(pool.map((c) => [c, { samples: [], failures: [], requestsOk: 0, requestFailures: [], rss: [] } as Tally]));
   const poller: Poller = { polls: 0, wallMs: 0, cpuMs: 0 };
   const scratch = mkdtempSync(join(os.tmpdir(), 'respawn-bench-'));
   const script = join(scratch, 'ok.sh');

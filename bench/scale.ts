@@ -28,12 +28,14 @@ import { numberArgument, parseArguments } from './machine/arguments.js';
 import { freePort } from '../test/helpers/processes.js';
 import { measureRest, storm, timeCommand, type Timings } from './scale/measure.js';
 import { renderReport, type Run } from './scale/report.js';
+import { spawnFloor } from './scale/spawn-floor.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TAG = 'scale';
 const USAGE = `usage: node dist/bench/scale.js [--workers LIST] [--idle-s S] [--storms N] [--status-runs N]
        [--settle-ms MS] [--poll-ms MS] [--timeout-ms MS] [--no-multiwatch] [--json PATH]
-  --workers LIST     pool sizes, comma-separated (default 8,64,256; 1024 takes minutes more)
+  --workers LIST     pool sizes, comma-separated (default 8,64,256; add 1024 for issue 10's full set: see
+                     the README for how long it takes)
   --idle-s S         window at rest for CPU and wake-ups (default 10)
   --storms N         kill-everything storms per pool size and supervisor (default 3)
   --status-runs N    timed runs of fcgi-spawn status per pool size (default 20)
@@ -170,11 +172,15 @@ async function main(argv: string[]): Promise<number> {
   process.on('exit', () => started.forEach((c) => c.killEverythingNow()));
 
   const nodeBaseline: Timings = timeCommand(process.execPath, ['-e', '0'], env, options.statusRuns);
+  const floor = spawnFloor(200);
   const runs: Run[] = [];
   const stopNotes: string[] = [];
   let failure: string | undefined;
+  const began = performance.now();
+  const elapsedByCountS: Record<number, number> = {};
   for (const workers of options.counts) {
     if (interrupted || failure) break;
+    const sizeBegan = performance.now();
     for (const setup of await setups(workers, options, found.paths, paths)) {
       if (interrupted || failure) break;
       started.push(setup.contender);
@@ -188,7 +194,9 @@ async function main(argv: string[]): Promise<number> {
       const note = await setup.contender.stop(15_000);
       if (note) stopNotes.push(note);
     }
+    elapsedByCountS[workers] = (performance.now() - sizeBegan) / 1000;
   }
+  const elapsedS = (performance.now() - began) / 1000;
   rmSync(scratch, { recursive: true, force: true });
   const left = started.flatMap((c) => c.leftovers());
   const workerCount = started.reduce((n, c) => n + c.workers.size, 0);
@@ -202,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${TAG}: nothing measured; ${cleanup}\n`);
     return 1;
   }
-  const description = { machine, counts: options.counts, idleS: options.idleS, storms: options.storms, statusRuns: options.statusRuns, pollMs: options.pollMs, settleMs: options.settleMs, nodeBaseline, notes, cleanup };
+  const description = { machine, counts: options.counts, idleS: options.idleS, storms: options.storms, statusRuns: options.statusRuns, pollMs: options.pollMs, settleMs: options.settleMs, nodeBaseline, notes, cleanup, elapsedS, elapsedByCountS, ...(floor ? { spawnFloor: floor } : {}) };
   process.stdout.write(`${renderReport(description, runs)}\n`);
   if (options.json) {
     writeFileSync(options.json, `${JSON.stringify({ date: new Date().toISOString(), ...description, runs }, null, 2)}\n`);

@@ -79,8 +79,17 @@ export interface ToolResult {
   readonly failures: readonly string[];
   readonly requests: { readonly ok: number; readonly failed: readonly string[] };
   readonly workersStarted: number;
+  readonly rss: readonly RssSample[];
   readonly samples: readonly RespawnSample[];
 }
+
+/** The supervisor's VmRSS after this many kills. */
+export interface RssSample {
+  readonly kills: number;
+  readonly kib: number;
+}
+
+const mib = (kib: number | undefined): string => (kib === undefined || !Number.isFinite(kib) ? '—' : (kib / 1024).toFixed(1));
 
 export interface RunDescription {
   readonly env: Environment;
@@ -125,6 +134,12 @@ export function renderReport(run: RunDescription, tools: readonly ToolResult[], 
   lines.push('');
   const interval = poller.polls > 0 ? poller.wallMs / poller.polls : NaN;
   const busy = poller.wallMs > 0 ? (100 * poller.cpuMs) / poller.wallMs : NaN;
+  // Resident memory over the run: a per-respawn leak shows as a slope, not as noise around a level.
+  lines.push('supervisor RSS (MiB) before the first kill, then after every tenth of them:');
+  const points = a.rss.map((sample) => String(sample.kills));
+  const rssRow = (t: ToolResult): string[] => [t.label, ...t.rss.map((sample) => mib(sample.kib)), ratio(t.rss.at(-1)?.kib ?? NaN, t.rss[0]?.kib ?? NaN)];
+  lines.push(table([['kills', ...points, 'last / first'], rssRow(a), rssRow(b)]));
+  lines.push('');
   lines.push(`poller:   ${poller.polls} polls, one every ${interval.toFixed(3)} ms on average, ${busy.toFixed(0)}% of one CPU while polling`);
   for (const t of tools) lines.push(`${t.label}: ${t.command}`);
   for (const t of tools) for (const failure of [...t.failures, ...t.requests.failed]) lines.push(`FAILED ${t.label}: ${failure}`);

@@ -5,6 +5,7 @@
 import { machineLines, ratio, table, type Machine } from '../machine/environment.js';
 import { percentile } from '../respawn/report.js';
 import type { Rest, Storm, Timings } from './measure.js';
+import type { SpawnFloor } from './spawn-floor.js';
 
 export interface Run {
   readonly tool: 'fcgi-spawn' | 'multiwatch';
@@ -54,6 +55,11 @@ export interface Description {
   readonly nodeBaseline?: Timings;
   readonly notes: readonly string[];
   readonly cleanup: string;
+  /** Wall time of the whole run, and of each pool size (both supervisors). */
+  /** A bare node's CPU per child_process.spawn(), measured at the start of the run. */
+  readonly spawnFloor?: SpawnFloor;
+  readonly elapsedS?: number;
+  readonly elapsedByCountS?: Readonly<Record<number, number>>;
 }
 
 function rows(runs: readonly Run[]): string[][] {
@@ -104,7 +110,20 @@ function growth(runs: readonly Run[], counts: readonly number[]): string[][] {
   return lines;
 }
 
-function targets(runs: readonly Run[]): string[] {
+/** fcgi-spawn's figures over multiwatch's, pool size by pool size, both from this run. */
+function beside(runs: readonly Run[], counts: readonly number[]): string[][] {
+  const lines: string[][] = [['fcgi-spawn / multiwatch', 'restore time', 'storm CPU', 'CPU/worker', 'RSS at rest']];
+  for (const count of counts) {
+    const ours = runs.find((r) => r.tool === 'fcgi-spawn' && r.workers === count);
+    const theirs = runs.find((r) => r.tool === 'multiwatch' && r.workers === count);
+    if (!ours || !theirs) continue;
+    const [a, b] = [figures(ours), figures(theirs)];
+    lines.push([`${count} workers`, ratio(a.restoreMs, b.restoreMs), ratio(a.stormCpuMs, b.stormCpuMs), ratio(a.cpuPerWorkerMs, b.cpuPerWorkerMs), ratio(ours.rest.rssMiB, theirs.rest.rssMiB)]);
+  }
+  return lines.length > 1 ? lines : [];
+}
+
+function targets(runs: readonly Run[], floor: SpawnFloor | undefined): string[] {
   const at = (tool: string, count: number): Run | undefined => runs.find((r) => r.tool === tool && r.workers === count);
   const lines: string[] = [];
   const ours = at('fcgi-spawn', 256);
@@ -113,7 +132,8 @@ function targets(runs: readonly Run[]): string[] {
   if (ours) {
     const f = figures(ours);
     if (theirs) lines.push(`  256 workers restored within 1.5× multiwatch's time: ${ratio(f.restoreMs, figures(theirs).restoreMs)}`);
-    lines.push(`  ≤ 3 ms of supervisor CPU per respawned worker at 256: ${fixed(f.cpuPerWorkerMs, 2)} ms`);
+    const under = floor ? ` (of which no less than a bare node's own spawn(): ${fixed(floor.cpuMsPerSpawn, 2)} ms, ${floor.spawns} spawns at ${fixed(floor.rssMiB)} MiB RSS, this run)` : '';
+    lines.push(`  ≤ 3 ms of supervisor CPU per respawned worker at 256: ${fixed(f.cpuPerWorkerMs, 2)} ms${under}`);
     lines.push(`  RSS back within 5 % of its level before the storm: ${fixed(f.rssBeforeMiB, 1)} → ${fixed(f.rssSettledMiB, 1)} MiB (${ratio(f.rssSettledMiB, f.rssBeforeMiB)})`);
     if (small?.status && ours.status) lines.push(`  status of 256 workers within 1.3× of 8: ${ratio(ours.status.medianMs, small.status.medianMs)}`);
   }
@@ -127,11 +147,19 @@ export function renderReport(description: Description, runs: readonly Run[]): st
       ` status: ${description.statusRuns} timed runs of \`fcgi-spawn status -p PORT\`; ${description.storms} storms each (every worker SIGKILLed at once, /proc polled every ${description.pollMs} ms until as many new workers block in accept(), ${description.settleMs} ms settle)`,
   );
   if (description.nodeBaseline) lines.push(`baseline: \`node -e 0\` ${fixed(description.nodeBaseline.medianMs)} ms median over ${description.nodeBaseline.runs} runs`);
+  const floor = description.spawnFloor;
+  if (floor) lines.push(`floor:    a bare node's child_process.spawn() costs it ${fixed(floor.cpuMsPerSpawn, 2)} ms of CPU per child (${floor.spawns} children, ${fixed(floor.rssMiB)} MiB RSS): the least a Node supervisor can spend per respawned worker`);
   lines.push('', table(rows(runs)), '', table(growth(runs, description.counts)));
-  const goals = targets(runs);
+  const ratios = beside(runs, description.counts);
+  if (ratios.length > 0) lines.push('', table(ratios));
+  const goals = targets(runs, description.spawnFloor);
   if (goals.length > 0) lines.push('', 'issue 10 targets:', ...goals);
   lines.push('');
   for (const run of runs.filter((r, i, all) => all.findIndex((o) => o.tool === r.tool) === i)) lines.push(`${run.tool}: ${run.command}`);
+  if (description.elapsedS !== undefined) {
+    const each = Object.entries(description.elapsedByCountS ?? {}).map(([count, s]) => `${count} workers ${fixed(s)} s`);
+    lines.push(`took:     ${fixed(description.elapsedS)} s${each.length > 0 ? ` (${each.join(', ')})` : ''}`);
+  }
   for (const note of description.notes) lines.push(`note:     ${note}`);
   lines.push(`cleanup:  ${description.cleanup}`);
   return lines.join('\n');

@@ -3,7 +3,6 @@
  * sockets and the counters), with LSB exit codes so init scripts can use them.
  */
 import type { InstanceSelector } from '../control/locate.js';
-import { sendControl } from '../control/client.js';
 import type { InstanceStatus } from '../status/types.js';
 import { CliError } from '../errors.js';
 import { locate } from './instance-selector.js';
@@ -36,6 +35,8 @@ function formatOf(options: { readonly json?: boolean; readonly format?: string }
 
 /** The daemon's status, as a control request (`top` reads it once a second). */
 export async function fetchStatus(control: string): Promise<InstanceStatus> {
+  // The client (node:net) only for a running instance: a stopped one answers from the run directory alone.
+  const { sendControl } = await import('../control/client.js');
   const response = await sendControl(control, { command: 'status' }, CONTROL_TIMEOUT_MS);
   if (!response.ok || !response.status) throw new Error(response.message);
   return response.status;

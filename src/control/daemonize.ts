@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { DAEMON_NODE_FLAGS } from './command-line.js';
 
 export const DAEMON_FLAG = '--daemonized';
 /** The handshake pipe's fd in the daemon. */
@@ -32,7 +33,7 @@ function firstLine(stream: Readable): Promise<string | undefined> {
 
 /** Runs in the launching process: start the daemon and report what it says. */
 export async function launchDaemon(script: string, argv: readonly string[]): Promise<Handshake> {
-  const child = spawn(process.execPath, [script, 'start', DAEMON_FLAG, ...argv], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, script, 'start', DAEMON_FLAG, ...argv], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     cwd: process.cwd(),

@@ -4,6 +4,7 @@
  * record's worker list current, and remove everything on exit.
  */
 import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { CliError, START_EXIT } from '../errors.js';
 import { ensureRunDirectory, instancePaths, runDirectory, RunDirectoryError, type InstancePaths } from './run-dir.js';
 import { removePidFileIfHolds, removeQuietly, writeAtomically } from './files.js';
@@ -120,15 +121,31 @@ export interface PublishOptions {
   readonly extraPidfile?: string;
 }
 
+/**
+ * At most one write of the record's worker list per this many ms (issue 10): a kill of every worker at once
+ * changes the list twice per worker, and a write costs a JSON of every worker and a rename. The first change
+ * after a quiet spell is written at once; the ones that follow within the window go out together at its end.
+ */
+export const RECORD_WRITE_EVERY_MS = 100;
+
 export class PublishedInstance {
-  private workers: readonly ProcessIdentity[] = [];
+  /** The pids as last given, in order: compared before anything is read (most dispatches change none). */
+  private pids: readonly number[] = [];
+  /** A pid's identity is fixed for its life: read once, when it first appears, and forgotten when it leaves. */
+  private readonly identities = new Map<number, ProcessIdentity>();
   private pools: readonly { readonly name: string; readonly address: string }[] = [];
   private sockets: readonly number[] = [];
   private readonly base: Omit<InstanceRecord, 'workers'>;
+  /** The worker list changed since the record was last written. */
+  private dirty = false;
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+  private removed = false;
 
   constructor(
     private readonly claimed: Claimed,
     options: PublishOptions,
+    private readonly now: () => number = () => performance.now(),
   ) {
     const supervisor = identityOf(process.pid) as ProcessIdentity;
     this.base = {
@@ -155,13 +172,29 @@ export class PublishedInstance {
     if (this.base.extraPidfile) writeAtomically(this.base.extraPidfile, `${process.pid}\n`);
   }
 
-  /** Kept current from the first spawn, so that even a supervisor killed during start-up leaves its workers findable. */
+  /**
+   * Kept current from the first spawn, so that even a supervisor killed during start-up leaves its workers
+   * findable (at most RECORD_WRITE_EVERY_MS behind; a worker spawned meanwhile still holds a recorded socket,
+   * which is how the next start finds it: socket-orphans.ts).
+   */
   setWorkers(pids: readonly number[]): void {
-    const identities = pids.map(identityOf).filter((identity): identity is ProcessIdentity => identity !== undefined);
-    const same = identities.length === this.workers.length && identities.every((w, i) => w.pid === this.workers[i]?.pid);
-    if (same) return;
-    this.workers = identities;
-    this.writeRecord();
+    if (pids.length === this.pids.length && pids.every((pid, i) => pid === this.pids[i])) return;
+    this.pids = [...pids];
+    this.dirty = true;
+    if (this.timer) return;
+    const wait = this.lastWriteAt + RECORD_WRITE_EVERY_MS - this.now();
+    if (wait <= 0) return this.writeRecord();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.dirty && !this.removed) this.writeRecord();
+    }, Math.ceil(wait));
+    // A pending write never keeps the daemon alive: its exit removes the record anyway.
+    this.timer.unref();
+  }
+
+  /** Writes a pending worker list now (the supervisor's phase changed: `stop` reads the record next). */
+  flush(): void {
+    if (this.dirty && !this.removed) this.writeRecord();
   }
 
   /** Every pool's name and address, so `-p`/`-s` find the instance that holds an address. */
@@ -180,6 +213,9 @@ export class PublishedInstance {
   }
 
   remove(): void {
+    this.removed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     // Remove only what still names us: a new instance may already have taken the name.
     removePidFileIfHolds(this.claimed.paths.pidfile, process.pid);
     if (this.base.extraPidfile) removePidFileIfHolds(this.base.extraPidfile, process.pid);
@@ -187,7 +223,27 @@ export class PublishedInstance {
     if (!record || record.supervisor.pid === process.pid) removeQuietly(this.claimed.paths.record);
   }
 
+  /** The workers' identities: read for new pids only; a pid not yet readable (or already a zombie) is left out until the next write. */
+  private workers(): ProcessIdentity[] {
+    const current = new Set(this.pids);
+    for (const pid of this.identities.keys()) if (!current.has(pid)) this.identities.delete(pid);
+    const workers: ProcessIdentity[] = [];
+    for (const pid of this.pids) {
+      let identity = this.identities.get(pid);
+      if (!identity) {
+        identity = identityOf(pid);
+        if (identity) this.identities.set(pid, identity);
+      }
+      if (identity) workers.push(identity);
+    }
+    return workers;
+  }
+
   private writeRecord(): void {
-    writeRecord(this.claimed.paths.record, { ...this.base, pools: this.pools, workers: this.workers, sockets: this.sockets });
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty = false;
+    this.lastWriteAt = this.now();
+    writeRecord(this.claimed.paths.record, { ...this.base, pools: this.pools, workers: this.workers(), sockets: this.sockets });
   }
 }

@@ -4,10 +4,14 @@
  * ours — another user who could write there could plant a pidfile and have us signal any process.
  * FCGI_SPAWN_RUN_DIR overrides it (tests, several independent setups on one machine).
  */
-import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { ListenAddress } from '../os/sockaddr.js';
+
+// node:crypto only for a name that needs a hash (a long or odd socket path): loading it costs ~17 ms
+// (measured, bench:cli) on commands that scripts run many times a minute.
+const load = createRequire(import.meta.url);
 
 export interface RunContext {
   readonly env: NodeJS.ProcessEnv;
@@ -87,7 +91,7 @@ export function validateName(name: string): string {
  */
 function nameOf(text: string): string {
   if (NAME_PATTERN.test(text)) return text;
-  const hash = createHash('sha256').update(text).digest('hex').slice(0, HASH_LENGTH);
+  const hash = (load('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(text).digest('hex').slice(0, HASH_LENGTH);
   const tail = text.replace(DISALLOWED, '_').slice(-(NAME_MAX - HASH_LENGTH - 1));
   return validateName(`${tail.replace(/^[.-]/, '_')}-${hash}`);
 }

@@ -33,9 +33,14 @@ export function reconcile(state: PoolState, event: Event, now: number): Reconcil
   const effects: Effect[] = [];
   const applied = watchLingering(apply(state, event, now, effects), now, effects);
   // The manager acts on the settled state (a pool that just became running), then its decisions converge.
-  const settled = settle(converge(applied, now, effects), now, effects);
+  const converged = converge(applied, now, effects);
+  const settled = settle(converged, now, effects);
   if (settled.phase !== 'running') return { state: settled, effects };
-  return { state: settle(converge(manage(settled, now, effects), now, effects), now, effects), effects };
+  const managed = manage(settled, now, effects);
+  // No manager (a static pool) and no pool-level step: converging is idempotent, so a second pass would find
+  // nothing to do, at the cost of a look at every slot on every event (issue 10).
+  if (managed === settled && settled === converged) return { state: settled, effects };
+  return { state: settle(converge(managed, now, effects), now, effects), effects };
 }
 
 /** The earliest moment at which the pool has something to do without any event, if any. */
@@ -65,9 +70,9 @@ export function nextDeadline(state: PoolState): number | undefined {
 }
 
 function findPid(state: PoolState, pid: number): { generation: Generation; slot: SlotWithProcess } | undefined {
+  // Every event of a worker asks: one pass, no copy of the slots.
   for (const generation of state.generations) {
-    const slot = generation.slots.filter(hasProcess).find((s) => s.pid === pid);
-    if (slot) return { generation, slot };
+    for (const slot of generation.slots) if (hasProcess(slot) && slot.pid === pid) return { generation, slot };
   }
   return undefined;
 }

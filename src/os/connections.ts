@@ -104,10 +104,29 @@ export class ConnectionLook {
   private byPort(pid: number, descriptors: SocketDescriptors, others: ReadonlyArray<readonly [number, number]>): boolean | undefined {
     const { port, inode } = this.socket;
     if (!portReader) return undefined;
-    const listener = [...descriptors].find(([, held]) => held === inode);
-    if (!listener || portReader(pid, listener[0]) !== port) return undefined;
-    return others.some(([fd]) => portReader?.(pid, fd) === port);
+    // A worker's stdio socketpairs are looked at on every probe of it: their answers are kept by inode.
+    const unknown = others.filter(([, held]) => !knownPorts.has(held));
+    if (unknown.length > 0) {
+      const listener = [...descriptors].find(([, held]) => held === inode);
+      if (!listener || portReader(pid, listener[0]) !== port) return undefined;
+      for (const [fd, held] of unknown) remember(held, portReader(pid, fd));
+    }
+    return others.some(([, held]) => knownPorts.get(held) === port);
   }
+}
+
+/**
+ * What a socket inode's local port was, or 'none' where it is no TCP socket (a socketpair): fixed for the
+ * socket's life once known (an unbound TCP socket, port 0, is not kept: it may yet get one), and socket
+ * inodes are not reused while the counter that draws them has not wrapped. Bounded: the oldest go first.
+ */
+const knownPorts = new Map<number, number | 'none'>();
+const KNOWN_PORTS_MAX = 16_384;
+
+function remember(inode: number, port: number | undefined): void {
+  if (port === 0) return;
+  if (knownPorts.size >= KNOWN_PORTS_MAX) knownPorts.delete(knownPorts.keys().next().value as number);
+  knownPorts.set(inode, port ?? 'none');
 }
 
 /** Whether the process holds a connection that was accepted from the pool's socket. */

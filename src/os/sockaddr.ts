@@ -1,7 +1,7 @@
 /**
  * Listen addresses as users type them, and as the kernel wants them (struct sockaddr_*).
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { createRequire } from 'node:module';
 import { AF_INET, AF_INET6, AF_UNIX } from './address-families.js';
 
 export interface TcpAddress {
@@ -20,12 +20,21 @@ export type ListenAddress = TcpAddress | UnixAddress;
 /** The longest path sockaddr_un holds (108 bytes with the terminating NUL). */
 export const UNIX_PATH_MAX = 107;
 
+/**
+ * A host with a ':' is bracketed: of IPv4 literals, IPv6 literals and host names only IPv6 has one. Not
+ * net.isIPv6: `status -p`/`stop -p` format the address they look for, and loading node:net costs them ~14 ms
+ * (measured, bench:cli) when the instance is stopped and nothing is connected to.
+ */
 export function formatAddress(address: ListenAddress): string {
   if (address.kind === 'unix') return address.path;
-  return isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
+// node:net when an address is validated (start, config), not when one is formatted (above).
+const load = createRequire(import.meta.url);
+
 export function tcpFamily(host: string): 4 | 6 {
+  const { isIPv4, isIPv6 } = load('node:net') as typeof import('node:net');
   if (isIPv4(host)) return 4;
   if (isIPv6(host)) return 6;
   throw new Error(`invalid address '${host}': expected an IPv4 or IPv6 literal (e.g. 127.0.0.1 or ::1)`);

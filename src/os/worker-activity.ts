@@ -8,7 +8,7 @@
  * loop); anything else is busy. A group leader that holds no connection and only waits for its
  * children or a signal takes its members' state.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { ConnectionLook, socketDescriptors, type SocketIdentity } from './connections.js';
 import { groupDescendants, numericEntries, readProcText } from './proc.js';
 import { syscallNumbers, type SyscallNumbers } from './syscall-numbers.js';
@@ -141,4 +141,25 @@ export function workerActivity(pgid: number, socket: SocketIdentity, look = new 
   const busy = counted.length === 0 || counted.some((seen) => seen === 'serving' || seen === 'waiting' || seen === 'other');
   const activity: Activity = busy ? 'busy' : counted.includes('epoll') ? 'listening' : 'idle';
   return ready ? { activity, ready } : { activity };
+}
+
+/**
+ * Whether the worker is ready, and how (a readiness probe: run for every starting worker, several times
+ * each while a whole pool starts). The common answer first, at the cost of two small reads: the group
+ * leader's main thread blocked in accept() on a descriptor that is the socket (fcgiwrap, php-cgi without
+ * children) is ready, whatever else it holds. Anything else is looked at as workerActivity does.
+ */
+export function workerReadiness(pgid: number, socket: SocketIdentity): Listening | undefined {
+  const numbers = syscallNumbers();
+  if (!numbers) return undefined;
+  const [nrText, firstArg] = (readProcText(`/proc/${pgid}/syscall`) ?? '').split(' ');
+  if (numbers.accept.includes(Number(nrText))) {
+    const fd = Number.parseInt(firstArg ?? '', 16);
+    try {
+      if (Number.isInteger(fd) && readlinkSync(`/proc/${pgid}/fd/${fd}`) === `socket:[${socket.inode}]`) return 'accept';
+    } catch {
+      // Gone, or the descriptor closed while we looked: the full look below says so.
+    }
+  }
+  return workerActivity(pgid, socket)?.ready;
 }

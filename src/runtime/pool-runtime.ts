@@ -13,7 +13,7 @@ import type { PoolOutput } from '../log/setup.js';
 import type { ListenSocket } from '../os/listen-socket.js';
 import { PoolSockets } from '../os/pool-sockets.js';
 import { formatAddress } from '../os/sockaddr.js';
-import { workerActivity } from '../os/worker-activity.js';
+import { workerReadiness } from '../os/worker-activity.js';
 import { observeDrain } from './drain-probe.js';
 import { executeManagerEffect, forgetQueue } from './manager-effects.js';
 import { StartPriority } from './start-priority.js';
@@ -88,7 +88,7 @@ export class PoolRuntime {
         return this.reapGroup(effect.pgid, effect.signal, effect.force === true);
       case 'probe': {
         const socket = this.sockets.get(effect.generation);
-        const how = socket ? workerActivity(effect.pid, socket.identity)?.ready : undefined;
+        const how = socket ? workerReadiness(effect.pid, socket.identity) : undefined;
         if (how) this.context.report({ type: 'listening', pid: effect.pid, how });
         return;
       }

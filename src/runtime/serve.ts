@@ -162,6 +162,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     return pool;
   };
   let configuration = options.configuration;
+  let phase: SupervisorState['phase'] | undefined;
   const supervisor: Supervisor = new Supervisor({
     configuration,
     procReadiness: options.procReadiness,
@@ -193,6 +194,9 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     onReconciled: (before, event, after) => model.counters.count(before, event, after),
     onDispatched: (state, effects) => {
       instance.setWorkers(workerPids(state));
+      // Coalesced while the supervisor runs (control/instance.ts); written at once when its phase changes.
+      if (state.phase !== phase) instance.flush();
+      phase = state.phase;
       instance.setPools(poolAddresses(state));
       notifications(notifier, effects, state, stopping);
       followSupervisor(reaper, state, effects, (key) => supervisor.pool(key));

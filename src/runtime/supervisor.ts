@@ -60,6 +60,12 @@ export class Supervisor {
   /** Released pools, kept by name so a failed start-up can still tell a worker's last stderr line. */
   private readonly released = new Map<string, PoolRuntime>();
   private readonly queue: SupervisorEvent[] = [];
+  /**
+   * The next event to dispatch. Taken by index, not shift(): a pool's start queues one report per worker while
+   * it is dispatched, and shift() moved the whole queue at every event (measured: 1024 workers started, 2.4 s of
+   * the supervisor's time in shift(), issue 10).
+   */
+  private head = 0;
   private dispatching = false;
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
@@ -106,7 +112,7 @@ export class Supervisor {
     this.dispatching = true;
     const done: SupervisorEffect[] = [];
     try {
-      for (let event = this.queue.shift(); event; event = this.queue.shift()) {
+      for (let event = this.take(); event; event = this.take()) {
         const before = this.state;
         const { state, effects } = reconcileSupervisor(before, event, this.now());
         this.state = state;
@@ -122,6 +128,14 @@ export class Supervisor {
     }
     this.arm();
     this.options.onDispatched?.(this.state, done);
+  }
+
+  /** The next queued event, if any; the queue is emptied once every event in it was taken. */
+  private take(): SupervisorEvent | undefined {
+    if (this.head < this.queue.length) return this.queue[this.head++];
+    this.queue.length = 0;
+    this.head = 0;
+    return undefined;
   }
 
   private arm(): void {

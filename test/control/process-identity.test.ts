@@ -8,9 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, runCli } from '../helpers/supervisor.js';
+import { BIN, FIXTURES, runCli } from '../helpers/supervisor.js';
+import { DAEMON_NODE_FLAGS } from '../../src/control/command-line.js';
 import { daemonSandbox } from '../helpers/daemon.js';
 import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
 import { readStat } from '../../src/os/proc.js';
@@ -72,6 +73,8 @@ test('stop -P with a bare pidfile: a shell or a script merely named fcgi-spawn i
     // `sleep; exit` keeps sh itself running (no exec of the last command).
     bystander(t, 'sh', ['-c', 'sleep 60; exit 0', 'fcgi-spawn', 'start']),
     bystander(t, process.execPath, [impostor, 'start']),
+    // The daemon's own node flags before a script that is not ours.
+    bystander(t, process.execPath, [...DAEMON_NODE_FLAGS, impostor, 'start']),
   ];
   for (const child of lookalikes) {
     await startTimeOf(child.pid as number);
@@ -91,6 +94,8 @@ test('stop -P with a bare pidfile: a shell or a script merely named fcgi-spawn i
   const start = await other.cli(['start', '-p', String(port), '-P', extra, ...ROOT_FLAG, '--', process.execPath, RESPONDER]);
   assert.equal(start.code, 0, start.stderr);
   const pid = other.record(`127.0.0.1-${port}`)?.supervisor.pid as number;
+  // The daemon runs with its node flags (daemonize.ts) before our bin, and is still recognised by them.
+  assert.deepEqual(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, 2 + DAEMON_NODE_FLAGS.length), [...DAEMON_NODE_FLAGS, BIN]);
   const status = await box.cli(['status', '-P', extra]);
   assert.match(status.stdout, new RegExp(`running \\(pid ${pid}\\)`), `${status.stdout}${status.stderr}`);
   const stop = await box.cli(['stop', '-P', extra]);

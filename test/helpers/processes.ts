@@ -1,4 +1,5 @@
 /** Processes as the tests see them: alive or not, groups, descendants, CPU time, by pid. */
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { allProcesses, processGroupMembers, readStat } from '../../src/os/proc.js';
@@ -48,5 +49,47 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
+  });
+}
+
+export interface RunOutput {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * A spawned program's exit code and all it wrote. Output may still be in the pipes when 'exit' comes (a
+ * fast command exits right after its write): the answer is complete at 'close'. A daemon that kept a copy
+ * of the pipes would delay 'close' for ever, so after the exit the pipes get a bounded wait, then are let
+ * go. SIGKILLed and rejected when it has not exited within timeoutMs.
+ */
+export function outputOf(child: ChildProcess, what: string, timeoutMs: number): Promise<RunOutput> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    let exitCode: number | null = null;
+    let lingering: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} did not finish within ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      clearTimeout(lingering);
+      resolve({ code: exitCode, stdout, stderr });
+    };
+    child.once('exit', (code) => {
+      exitCode = code;
+      clearTimeout(timer);
+      lingering = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        done();
+      }, 5_000);
+    });
+    child.once('close', done);
   });
 }

@@ -8,7 +8,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { groupMembers, isAlive, killQuietly } from './processes.js';
+import { groupMembers, isAlive, killQuietly, outputOf, type RunOutput } from './processes.js';
 import { waitFor } from './wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -201,20 +201,7 @@ export function startSupervisor(args: readonly string[], options: StartOptions =
 }
 
 /** Run the CLI to completion: exit code and output. */
-export function runCli(args: readonly string[], options: StartOptions & { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnvironment(options.env), cwd: options.cwd ?? ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`fcgi-spawn ${args.join(' ')} did not finish within ${options.timeoutMs ?? 30_000} ms:\n${stderr}`));
-    }, options.timeoutMs ?? 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export function runCli(args: readonly string[], options: StartOptions & { timeoutMs?: number } = {}): Promise<RunOutput> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnvironment(options.env), cwd: options.cwd ?? ROOT });
+  return outputOf(child, `fcgi-spawn ${args.join(' ')}`, options.timeoutMs ?? 30_000);
 }

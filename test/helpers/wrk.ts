@@ -34,7 +34,8 @@ export function runWrk(url: string, seconds: number, connections = 4): Promise<W
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 20) * 1000);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the report may still be in the pipe when wrk has exited.
+    child.once('close', (code) => {
       clearTimeout(timer);
       if (code !== 0) reject(new Error(`wrk exited ${code}:\n${output}`));
       else resolve(parseWrk(output));

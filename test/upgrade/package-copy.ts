@@ -1,5 +1,5 @@
 /**
- * A "new version on disk", as an operator gets one: a real copy of the built package (bin/, dist/src/,
+ * A "new version on disk", as an operator gets one: a real copy of the built package (bin/, dist/src/, dist/src-cjs/,
  * package.json; node_modules linked) in a temp directory, from which a daemon is started; then its package.json
  * gets another version, or its program is replaced by a broken one, before `upgrade`.
  */
@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/supervisor.js';
+import { outputOf } from '../helpers/processes.js';
 
 export interface PackageCopy {
   readonly dir: string;
@@ -22,6 +23,8 @@ export function copyPackage(parent: string): PackageCopy {
   mkdirSync(join(dir, 'dist'), { recursive: true });
   cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
   cpSync(join(ROOT, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
+  // The CommonJS copy status, stop, probe and --version run from (package.json's files ship it).
+  cpSync(join(ROOT, 'dist', 'src-cjs'), join(dir, 'dist', 'src-cjs'), { recursive: true });
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   const bin = join(dir, 'bin', 'fcgi-spawn.js');
@@ -36,21 +39,8 @@ export function copyPackage(parent: string): PackageCopy {
       writeFileSync(bin, "#!/usr/bin/env node\nprocess.stderr.write('fcgi-spawn: broken build\\n');\nprocess.exit(1);\n");
     },
     run(args, env, timeoutMs = 60_000) {
-      return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: parent });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`fcgi-spawn ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${stderr}`));
-        }, timeoutMs);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
+      const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: parent });
+      return outputOf(child, `fcgi-spawn ${args.join(' ')}`, timeoutMs);
     },
   };
 }

@@ -10,6 +10,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/supervisor.js';
+import { outputOf } from '../helpers/processes.js';
 
 interface Ran {
   readonly code: number | null;
@@ -19,21 +20,8 @@ interface Ran {
 
 /** A Node program from the repository root (where `fcgi-spawn/worker` resolves to this package), to its end. */
 function runNode(args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: options.env ?? { PATH: process.env.PATH }, stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`node ${args.join(' ')} did not finish:\n${stderr}`));
-    }, 15_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: options.env ?? { PATH: process.env.PATH }, stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'] });
+  return outputOf(child, `node ${args.join(' ')}`, 15_000);
 }
 
 const esm = (source: string): string[] => ['--input-type=module', '-e', source];
