@@ -153,8 +153,9 @@ export class SocketPlace {
       libc.renameAt(this.privateFd, this.fileName, this.parentFd, base, flags, this.publicPath);
     }
     this.inPrivate = false;
-    this.removePrivateDirectory();
+    // Looked at before anything else: every step in between is a window for whoever writes the directory.
     const now = lstatOrUndefined(pathAt(this.parentFd, base));
+    this.removePrivateDirectory();
     if (!now || !sameFile(now, this.identity)) throw new SocketPathReplacedError(this.publicPath);
   }
 
