@@ -2,7 +2,7 @@
  * Worker output through size-based rotation: fcgi-spawn's capture (src/log/) side by side with supervisord and
  * PM2 + pm2-logrotate, in one run. Not a test: it prints a table and exits 1 only if it could not run.
  *
- *   npx tsc -p . && node dist/bench/log-rotation.js [--lines N] [--rounds N] [--slow-lines N] [--no-pm2]
+ *   npx tsc -p . && node dist/bench/log-rotation.js [--lines N] [--rounds N] [--slow-lines N] [--no-pm2] [--json PATH]
  *
  * Rounds (default 5) interleave the tools; each row is the round with the median CPU time, its CPU also given per
  * 100 MB of output and as a ratio to supervisord's median (CPU/sv: issue 10's bar is ≤ 1.0× for raw).
@@ -148,7 +148,7 @@ function sumFaults(rows: readonly Row[]): Pick<Verdict, 'lost' | 'cut' | 'repeat
 }
 
 async function main(): Promise<void> {
-  const options = { lines: { type: 'string' }, 'slow-lines': { type: 'string' }, rounds: { type: 'string' }, 'no-pm2': { type: 'boolean' } } as const;
+  const options = { lines: { type: 'string' }, 'slow-lines': { type: 'string' }, rounds: { type: 'string' }, 'no-pm2': { type: 'boolean' }, json: { type: 'string' } } as const;
   const { values } = parseArgs({ options });
   const total = Number(values.lines ?? 1_000_000);
   const rounds = Number(values.rounds ?? 5);
@@ -183,7 +183,12 @@ async function main(): Promise<void> {
     console.log(table(rows, perWorker * 2 * LINE_LENGTH));
     for (const note of notes) console.log(note);
     console.log(`\nslow sink: each worker writes ${slowLines} lines; 'slow' logs to a pipe drained at 2 MB/s, 'fast' to a file`);
-    for (const line of await slowSink(fresh('slow'), slowLines)) console.log(line);
+    const slow = await slowSink(fresh('slow'), slowLines);
+    for (const line of slow) console.log(line);
+    if (values.json !== undefined) {
+      fs.writeFileSync(values.json, `${JSON.stringify({ lines: total, rounds, rows, notes, slowSink: slow }, null, 2)}\n`);
+      console.log(`results written to ${values.json}`);
+    }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
