@@ -31,7 +31,8 @@ export interface Claimed {
   readonly lock: InstanceLock;
 }
 
-export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
+/** The instance's paths in its run directory, checked as start checks it (exit 4 when refused). */
+function checkedInstancePaths(options: Pick<ClaimOptions, 'name' | 'env' | 'euid'>): InstancePaths {
   const dir = runDirectory(options);
   try {
     ensureRunDirectory(dir, options.euid);
@@ -39,7 +40,11 @@ export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
     if (error instanceof RunDirectoryError) throw new CliError(error.message, START_EXIT.permissionDenied);
     throw error;
   }
-  const paths = instancePaths(dir, options.name);
+  return instancePaths(dir, options.name);
+}
+
+export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
+  const paths = checkedInstancePaths(options);
   if (Buffer.byteLength(paths.control) > UNIX_PATH_MAX) {
     throw new CliError(`instance name '${options.name}' is too long: its control socket ${paths.control} would pass the ${UNIX_PATH_MAX}-byte limit of a socket path; pass a shorter --name`, START_EXIT.usage);
   }
@@ -58,14 +63,7 @@ export async function claimInstance(options: ClaimOptions): Promise<Claimed> {
  * across execve). The run directory is checked again; the record and pidfile are this same process's.
  */
 export function reclaimInstance(options: Pick<ClaimOptions, 'name' | 'env' | 'euid'>, lockFd: number): Claimed {
-  const dir = runDirectory(options);
-  try {
-    ensureRunDirectory(dir, options.euid);
-  } catch (error) {
-    if (error instanceof RunDirectoryError) throw new CliError(error.message, START_EXIT.permissionDenied);
-    throw error;
-  }
-  const paths = instancePaths(dir, options.name);
+  const paths = checkedInstancePaths(options);
   let lock: InstanceLock;
   try {
     lock = InstanceLock.inherit(paths.lock, lockFd);

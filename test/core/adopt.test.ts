@@ -1,41 +1,15 @@
 /** core/adopt as a table: the state an upgraded program starts from, and the reload that retires what it adopted. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Configuration, PoolConfig } from '../../src/config/types.js';
+import type { Configuration } from '../../src/config/types.js';
+import { poolConfig as pool } from './tables.js';
 import { adoptedSupervisorState } from '../../src/core/adopt.js';
 import { reconcileSupervisor } from '../../src/core/supervisor.js';
 
-function pool(name: string, port: number, overrides: Partial<PoolConfig> = {}): PoolConfig {
-  return {
-    name,
-    address: { kind: 'tcp', host: '127.0.0.1', port },
-    backlog: 1024,
-    socketMode: 0o660,
-    workers: 2,
-    program: 'app',
-    programPath: '/usr/bin/app',
-    args: [],
-    env: {},
-    cwd: '/',
-    fd: 0,
-    blocking: 'auto',
-    startRetries: 1,
-    startTimeoutMs: 30_000,
-    startSecsMs: 1000,
-    stopSignal: 'SIGTERM',
-    stopTimeoutMs: 10_000,
-    gracefulTimeoutMs: 30_000,
-    steerGraceMs: 0,
-    watch: [],
-    watchIgnore: [],
-    watchDebounceMs: 500,
-    ...overrides,
-  };
-}
 
 const configuration: Configuration = {
   supervisor: { name: 'test', daemon: false, daemonized: false, logLevel: 'info', logFormat: 'text', watchConfig: false, sourceFiles: [] },
-  pools: [pool('web', 9000)],
+  pools: [pool('web', 9000, { workers: 2 })],
 };
 
 const adopted = new Map([['web', { name: 'web', generation: 4, nextGeneration: 5, desiredWorkers: 2, blocking: true, workers: [{ slot: 0, pid: 101, ageMs: 5000, restarts: 1 }, { slot: 1, pid: 102, ageMs: 4000, restarts: 0 }] }]]);

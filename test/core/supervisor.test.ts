@@ -2,36 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Configuration, PoolConfig } from '../../src/config/types.js';
+import { poolConfig as pool } from './tables.js';
 import { initialSupervisorState, nextSupervisorDeadline, reconcileSupervisor, type SupervisorState } from '../../src/core/supervisor.js';
 import type { SupervisorEffect, SupervisorEvent } from '../../src/core/supervisor-events.js';
 
-function pool(name: string, port: number, overrides: Partial<PoolConfig> = {}): PoolConfig {
-  return {
-    name,
-    address: { kind: 'tcp', host: '127.0.0.1', port },
-    backlog: 1024,
-    socketMode: 0o660,
-    workers: 1,
-    program: 'app',
-    programPath: '/usr/bin/app',
-    args: [],
-    env: {},
-    cwd: '/',
-    fd: 0,
-    blocking: 'auto',
-    startRetries: 1,
-    startTimeoutMs: 30_000,
-    startSecsMs: 1000,
-    stopSignal: 'SIGTERM',
-    stopTimeoutMs: 10_000,
-    gracefulTimeoutMs: 30_000,
-    steerGraceMs: 0,
-    watch: [],
-    watchIgnore: [],
-    watchDebounceMs: 500,
-    ...overrides,
-  };
-}
 
 function configuration(...pools: PoolConfig[]): Configuration {
   return { supervisor: { name: 'test', daemon: false, daemonized: false, logLevel: 'info', logFormat: 'text', watchConfig: false, sourceFiles: [] }, pools };

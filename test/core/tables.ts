@@ -2,6 +2,7 @@
 import { initialPoolState, reconcile, type PoolPolicy, type PoolState } from '../../src/core/pool.js';
 import type { Effect } from '../../src/core/effects.js';
 import type { Event } from '../../src/core/events.js';
+import type { PoolConfig } from '../../src/config/types.js';
 
 export const POLICY: PoolPolicy = {
   workers: 2,
@@ -52,4 +53,33 @@ export function steered(policy: PoolPolicy): { state: PoolState; effects: Effect
     [110, { type: 'listening', pid: 200, how: 'accept' }],
     [110, { type: 'listening', pid: 201, how: 'accept' }],
   ]);
+}
+
+/** A pool as the supervisor tables configure it: one worker of /usr/bin/app on 127.0.0.1:PORT unless overridden. */
+export function poolConfig(name: string, port: number, overrides: Partial<PoolConfig> = {}): PoolConfig {
+  return {
+    name,
+    address: { kind: 'tcp', host: '127.0.0.1', port },
+    backlog: 1024,
+    socketMode: 0o660,
+    workers: 1,
+    program: 'app',
+    programPath: '/usr/bin/app',
+    args: [],
+    env: {},
+    cwd: '/',
+    fd: 0,
+    blocking: 'auto',
+    startRetries: 1,
+    startTimeoutMs: 30_000,
+    startSecsMs: 1000,
+    stopSignal: 'SIGTERM',
+    stopTimeoutMs: 10_000,
+    gracefulTimeoutMs: 30_000,
+    steerGraceMs: 0,
+    watch: [],
+    watchIgnore: [],
+    watchDebounceMs: 500,
+    ...overrides,
+  };
 }
