@@ -6,13 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { BIN, RunningSupervisor, testEnvironment } from '../helpers/supervisor.js';
 import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
 import { findTool, needs } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
 import { childPids } from '../../src/os/process-tree.js';
-import { children } from './support.js';
+import { children, startAsPid1 } from './support.js';
 
 const ROUNDS = 3;
 const root = process.geteuid?.() === 0 ? {} : { skip: 'needs root for unshare --pid' };
@@ -20,21 +18,7 @@ const tools = needs('unshare', 'fcgiwrap');
 
 test('as PID 1, the children of killed fcgiwrap -c masters are reaped (no zombies) and TERM stops everything', { ...root, ...tools }, async (t) => {
   const port = await freePort();
-  // --kill-child: should the test lose unshare, the namespace's init gets SIGKILL, and the kernel ends the rest.
-  const child = spawn(findTool('unshare') as string, ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, BIN, 'start', '-n', '-p', String(port), '-F', '2', '--stop-timeout', '2', '--allow-root', '--', findTool('fcgiwrap') as string, '-c', '2'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: testEnvironment(),
-  });
-  const pool = new RunningSupervisor(child);
-  // Not pool.cleanup(): the pids in its log are the namespace's, not ours. unshare's SIGKILL takes
-  // its child (--kill-child), and the end of PID 1 ends every process of the namespace.
-  t.after(async () => {
-    if (pool.running) killQuietly(pool.pid, 'SIGKILL');
-    await pool.exited;
-  });
-  await pool.waitReady();
-  const [init] = childPids(pool.pid);
-  assert.ok(init !== undefined, 'no process inside the namespace');
+  const { pool, init } = await startAsPid1(t, ['-p', String(port), '-F', '2', '--stop-timeout', '2', '--allow-root', '--', findTool('fcgiwrap') as string, '-c', '2']);
 
   const killed: number[] = [];
   for (let round = 1; round <= ROUNDS; round += 1) {

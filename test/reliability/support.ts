@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, RequestError } from '../../src/fastcgi/client.js';
 import { readStat } from '../../src/os/proc.js';
+import { spawn } from 'node:child_process';
 import { childPids, commandName, socketHolders } from '../../src/os/process-tree.js';
 import type { TestContext } from 'node:test';
 import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
-import { FIXTURES, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';
+import { BIN, FIXTURES, RunningSupervisor, startSupervisor, testEnvironment } from '../helpers/supervisor.js';
+import { findTool } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The setsid()'d children of leaves-group.sh workers, by pid; cleanup kills what is left of them. */
@@ -156,4 +158,31 @@ export async function assertServing(t: TestContext, port: number, what: string):
   await waitFor(`requests served ${what}`, () => loop.peek().ok >= 20 || loop.peek().failed > 0);
   const result = await loop.stop();
   if (result.failed > 0) throw new Error(`requests failed ${what}: ${JSON.stringify(result.failures)}`);
+}
+
+export interface Pid1Supervisor {
+  readonly pool: RunningSupervisor;
+  /** The supervisor's host pid is unshare's; this is its child, PID 1 inside the namespace. */
+  readonly init: number;
+}
+
+/**
+ * `fcgi-spawn start -n START_ARGS` as PID 1 of a new PID namespace (`unshare --pid --fork --mount-proc`), ready.
+ * Not pool.cleanup() after the test: the pids in its log are the namespace's, not ours. --kill-child makes
+ * unshare's SIGKILL take its child, and the end of PID 1 ends every process of the namespace.
+ */
+export async function startAsPid1(t: TestContext, startArgs: readonly string[]): Promise<Pid1Supervisor> {
+  const child = spawn(findTool('unshare') as string, ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, BIN, 'start', '-n', ...startArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: testEnvironment(),
+  });
+  const pool = new RunningSupervisor(child);
+  t.after(async () => {
+    if (pool.running) killQuietly(pool.pid, 'SIGKILL');
+    await pool.exited;
+  });
+  await pool.waitReady();
+  const [init] = childPids(pool.pid);
+  if (init === undefined) throw new Error(`no process inside the namespace:\n${pool.log()}`);
+  return { pool, init };
 }

@@ -5,15 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, FIXTURES, RunningSupervisor, testEnvironment } from '../helpers/supervisor.js';
+import { FIXTURES } from '../helpers/supervisor.js';
 import { freePort, isAlive, killQuietly } from '../helpers/processes.js';
 import { probe, requestLoop } from '../helpers/fastcgi.js';
 import { findTool, needs } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
 import { childPids } from '../../src/os/process-tree.js';
-import { children } from '../reliability/support.js';
+import { children, startAsPid1 } from '../reliability/support.js';
 
 const root = process.geteuid?.() === 0 ? {} : { skip: 'needs root for unshare --pid' };
 const tools = needs('unshare', 'fcgiwrap');
@@ -22,18 +21,7 @@ const HELLO = join(FIXTURES, 'cgi', 'hello.sh');
 test('as PID 1, SIGUSR2 upgrades in place: still PID 1, no failed request, the adopted workers reaped, TERM stops everything', { ...root, ...tools }, async (t) => {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  const child = spawn(findTool('unshare') as string, ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, BIN, 'start', '-n', '-p', String(port), '-F', '2', '--steer-grace', '0.1', '--allow-root', '--', findTool('fcgiwrap') as string], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: testEnvironment(),
-  });
-  const pool = new RunningSupervisor(child);
-  t.after(async () => {
-    if (pool.running) killQuietly(pool.pid, 'SIGKILL');
-    await pool.exited;
-  });
-  await pool.waitReady();
-  const [init] = childPids(pool.pid);
-  assert.ok(init !== undefined, 'no process inside the namespace');
+  const { pool, init } = await startAsPid1(t, ['-p', String(port), '-F', '2', '--steer-grace', '0.1', '--allow-root', '--', findTool('fcgiwrap') as string]);
   const adopted = children(init).filter((c) => c.name === 'fcgiwrap').map((c) => c.pid);
   assert.equal(adopted.length, 2);
 
