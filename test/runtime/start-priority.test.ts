@@ -5,10 +5,13 @@ import { getPriority, setPriority } from 'node:os';
 import { after, test } from 'node:test';
 import { groupDescendants, numericEntries } from '../../src/os/proc.js';
 import { START_NICE_STEP, StartPriority } from '../../src/runtime/start-priority.js';
+import { killQuietly } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const children: ChildProcess[] = [];
+// Each worker leads its own group (detached): the group goes, its sleep child with it, whatever the test left.
 after(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children) killQuietly(-(child.pid as number), 'SIGKILL');
 });
 
 /** A real worker-like process: a Node program with its threads (libuv's pool, V8's), and a child of its own; a group leader, as workers are. */
@@ -49,15 +52,10 @@ test('a starting worker runs lower, and every thread of it and of its children g
   const pid = worker.pid as number;
   assert.equal(priority.lower(2, pid, base), true);
   assert.equal(getPriority(pid), Math.min(19, base + START_NICE_STEP));
-  // Wait for its child (the test's own condition, with a deadline).
-  const deadline = Date.now() + 10_000;
-  let descendants: number[] = [];
-  while (Date.now() < deadline) {
-    descendants = groupDescendants(pid);
-    if (descendants.length > 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.ok(descendants.length > 0, 'the worker started its child');
+  const descendants = await waitFor('the worker started its child', () => {
+    const found = groupDescendants(pid);
+    return found.length > 0 ? found : undefined;
+  }, { timeoutMs: 10_000 });
   const lowered = niceness([pid, ...descendants]);
   assert.ok(lowered.some((value) => value === base + START_NICE_STEP), `some thread runs lowered: ${lowered.join(' ')}`);
   priority.restore(2);
