@@ -5,7 +5,7 @@
  * before binding, and never signals a process whose pid was recycled, in this boot or a later one).
  */
 import { currentBootId } from '../os/boot-id.js';
-import { readStat } from '../os/proc.js';
+import { hasExited, readStat } from '../os/proc.js';
 import { readOwnFile, readText, writeAtomically, type Checked } from './files.js';
 
 export interface ProcessIdentity {
@@ -36,7 +36,7 @@ export interface InstanceRecord {
 
 export function identityOf(pid: number): ProcessIdentity | undefined {
   const stat = readStat(pid);
-  return stat && stat.state !== 'Z' ? { pid, startTime: stat.startTime, bootId: currentBootId() } : undefined;
+  return stat && !hasExited(stat) ? { pid, startTime: stat.startTime, bootId: currentBootId() } : undefined;
 }
 
 /**

@@ -12,6 +12,18 @@ export interface ProcStat {
   readonly pgrp: number;
   /** Clock ticks since boot: with the pid, the identity of a process (pids are recycled). */
   readonly startTime: number;
+  /** Its threads not yet released, the leader's own included. */
+  readonly threads: number;
+}
+
+/**
+ * Ended, with nothing of it left holding a descriptor. A zombie (PID 1 here reaps late: DESIGN.md "Platform
+ * facts") counts, but only once its other threads are gone too: the leader of a multi-threaded process killed
+ * by a signal shows Z while its other threads still tear down the shared descriptor table, so for a node
+ * worker the listening socket outlives that Z by a few ms (a bind in that window fails with EADDRINUSE).
+ */
+export function hasExited(stat: ProcStat): boolean {
+  return stat.state === 'X' || (stat.state === 'Z' && stat.threads <= 1);
 }
 
 /**
@@ -64,6 +76,7 @@ export function readStat(pid: number): ProcStat | undefined {
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     startTime: Number(fields[19]),
+    threads: Number(fields[17]),
   };
 }
 
@@ -76,10 +89,10 @@ export function allProcesses(): ProcStat[] {
   return stats;
 }
 
-/** Live (not zombie) members of a process group. */
+/** Live (not exited) members of a process group. */
 export function processGroupMembers(pgid: number): number[] {
   return allProcesses()
-    .filter((stat) => stat.pgrp === pgid && stat.state !== 'Z')
+    .filter((stat) => stat.pgrp === pgid && !hasExited(stat))
     .map((stat) => stat.pid);
 }
 
@@ -100,7 +113,7 @@ export function groupDescendants(pgid: number): number[] {
         const childPid = Number(child);
         if (!Number.isInteger(childPid) || childPid <= 0) continue;
         const stat = readStat(childPid);
-        if (stat?.pgrp === pgid && stat.state !== 'Z') found.push(childPid);
+        if (stat?.pgrp === pgid && !hasExited(stat)) found.push(childPid);
         queue.push(childPid);
       }
     }

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as libc from './libc.js';
-import { readStat } from './proc.js';
+import { hasExited, readStat } from './proc.js';
 import { UNIX_PATH_MAX } from './sockaddr.js';
 
 export interface PathIdentity {
@@ -204,10 +204,10 @@ function removeDirectoryIfSame(parentFd: number, name: string, expected: PathIde
   }
 }
 
-/** Alive: a /proc entry that is not a zombie (PID 1 here reaps late: DESIGN.md "Platform facts"). */
+/** Alive: a /proc entry that has not exited (proc.ts hasExited). */
 function processAlive(pid: number): boolean {
   const stat = readStat(pid);
-  return stat !== undefined && stat.state !== 'Z';
+  return stat !== undefined && !hasExited(stat);
 }
 
 /**

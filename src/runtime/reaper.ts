@@ -16,7 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { becomeChildSubreaper, reapChild, type WaitStatus } from '../os/libc.js';
-import { readStat } from '../os/proc.js';
+import { hasExited, readStat } from '../os/proc.js';
 import { childPids, commandName, descendantPids, socketHolders, socketInodesOf } from '../os/process-tree.js';
 import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
@@ -169,7 +169,7 @@ export class Reaper {
     this.stopDeadline = now + stopTimeoutMs;
     for (const pid of descendantPids(process.pid)) {
       const stat = readStat(pid);
-      if (!stat || stat.state === 'Z' || this.isWorker(pid) || this.isWorker(stat.pgrp)) continue;
+      if (!stat || hasExited(stat) || this.isWorker(pid) || this.isWorker(stat.pgrp)) continue;
       this.track(pid);
     }
     for (const tracked of this.tracked.values()) this.stopProcess(tracked, 'the pool is stopping', this.stopDeadline, now);
@@ -244,7 +244,7 @@ export class Reaper {
     const known = this.tracked.get(pid);
     if (known) return known;
     const stat = readStat(pid);
-    if (!stat || stat.state === 'Z') return undefined;
+    if (!stat || hasExited(stat)) return undefined;
     const held = socketInodesOf(pid);
     const socket = [...this.sockets.values()].find((s) => held.has(s.inode))?.label;
     const tracked: Tracked = { pid, startTime: stat.startTime, name: commandName(pid), ...(socket ? { socket } : {}), pgrp: stat.pgrp, killed: false };
@@ -339,10 +339,10 @@ export class Reaper {
   }
 }
 
-/** The process we tracked is still there, not a zombie (a zombie holds no socket and counts as gone). */
+/** The process we tracked is still there and has not exited (an exited one holds no socket and counts as gone). */
 function isAlive(tracked: Tracked): boolean {
   const stat = readStat(tracked.pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.startTime === tracked.startTime;
+  return stat !== undefined && !hasExited(stat) && stat.startTime === tracked.startTime;
 }
 
 /** Its /proc entry is still this process's, zombie or not. */

@@ -2,11 +2,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { allProcesses, processGroupMembers, readStat } from '../../src/os/proc.js';
+import { allProcesses, hasExited, processGroupMembers, readStat } from '../../src/os/proc.js';
 
 export function isAlive(pid: number): boolean {
   const stat = readStat(pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+  return stat !== undefined && !hasExited(stat);
 }
 
 /** Live members of a process group (the supervisor's own reader). */
@@ -14,7 +14,7 @@ export { processGroupMembers as groupMembers };
 
 export function childrenOf(pid: number): number[] {
   return allProcesses()
-    .filter((stat) => stat.ppid === pid && stat.state !== 'Z')
+    .filter((stat) => stat.ppid === pid && !hasExited(stat))
     .map((stat) => stat.pid);
 }
 
