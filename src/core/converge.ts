@@ -26,13 +26,17 @@ export interface ConvergeContext {
 
 export function convergeGeneration(generation: Generation, mode: Mode, context: ConvergeContext): Generation {
   if (mode === 'wait') return generation;
-  let next = generation;
-  for (const slot of generation.slots) {
-    const moved = convergeSlot(next, slot, mode, context);
-    if (moved !== slot) next = replaceSlot(next, moved);
-  }
-  if (mode === 'drain') next = drainTimers(next, context);
-  return next;
+  // The slots array is copied once, not once per moved slot: a look at 256 starting workers probes them all
+  // (issue 10). A slot's move reads only the generation's id, never the other slots.
+  let slots: Slot[] | undefined;
+  generation.slots.forEach((slot, position) => {
+    const moved = convergeSlot(generation, slot, mode, context);
+    if (moved === slot) return;
+    slots ??= [...generation.slots];
+    slots[position] = moved;
+  });
+  const next = slots ? { ...generation, slots } : generation;
+  return mode === 'drain' ? drainTimers(next, context) : next;
 }
 
 function convergeSlot(generation: Generation, slot: Slot, mode: Mode, context: ConvergeContext): Slot {

@@ -26,6 +26,7 @@ import { WatchFollower } from './watch-follower.js';
 import { Reaper } from './reaper.js';
 import { followSupervisor } from './pool-reaping.js';
 import { isSpawnedChild } from './spawn.js';
+import { supervisorHeapTrim } from './heap-trim.js';
 import { Upgrader, type UpgradeStatus } from './upgrade.js';
 import { adoptedSupervisorState, type AdoptedPool } from '../core/adopt.js';
 import type { UpgradeState } from '../control/upgrade-state.js';
@@ -154,6 +155,8 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
   });
   const { adopted } = options;
   const model = new StatusModel();
+  // What a burst of respawns leaves in the heap is given back once it is over (heap-trim.ts).
+  const heapTrim = supervisorHeapTrim();
   const outputs = await Promise.all(options.pools.map((pool) => logs.openWorkerOutput(pool.config)));
   const makePool = (bound: BoundPool, index: number) => (context: PoolContext) => {
     const taken = adopted?.pools.get(bound.config.name);
@@ -199,6 +202,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
       phase = state.phase;
       instance.setPools(poolAddresses(state));
       notifications(notifier, effects, state, stopping);
+      if (heapTrim && effects.some((effect) => effect.type === 'pool' && effect.effect.type === 'spawn')) heapTrim.spawned();
       followSupervisor(reaper, state, effects, (key) => supervisor.pool(key));
       // Not systemd's sockets: the next start must never take systemd for an orphan holding them (control/socket-orphans.ts).
       instance.setSockets(state.pools.flatMap((pool) => supervisor.pool(pool.key)?.sockets.all().filter((socket) => !socket.adopted).map((socket) => socket.inode) ?? []));
@@ -323,6 +327,7 @@ export async function serveInstance(options: ServeOptions): Promise<Served> {
     const said = exit.failedPool && exit.failedSlot !== undefined ? exit.failedPool.workers.lastStderrLine(1, exit.failedSlot) : undefined;
     return { exit, ...(said ? { lastStderrLine: said } : {}) };
   } finally {
+    heapTrim?.stop();
     unwire();
     process.off('SIGUSR2', onUpgradeSignal);
     await watch.close();
