@@ -17,6 +17,7 @@ import winston from 'winston';
 import type { SupervisorLogFormat } from '../config/log-values.js';
 import { formatFields, type LogFields, type LogLevel, type Logger } from './logger.js';
 import { openRotatingFile } from './rotating-file.js';
+import { IMMEDIATE } from './write-coalescing.js';
 import type { LogFileRefusedError } from './safe-open.js';
 import { describeErrno, type LineSink, type SinkRecovery } from './sink.js';
 import { StreamSink } from './stream-sink.js';
@@ -88,7 +89,7 @@ async function openSink(options: SupervisorLogOptions, reports: SinkReports): Pr
     onRefused: reports.refused,
   };
   if (file === undefined) return new StreamSink(options.stream ?? process.stderr, { ...handlers, endStream: false });
-  return openRotatingFile({ path: file.path, maxSize: file.maxSize, maxFiles: file.maxFiles, ...handlers });
+  return openRotatingFile({ path: file.path, maxSize: file.maxSize, maxFiles: file.maxFiles, coalescing: IMMEDIATE, ...handlers });
 }
 
 /** A Logger whose reopen() can be awaited: it resolves when the file was opened again (or failed to, as reported). */
