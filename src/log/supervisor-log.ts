@@ -17,11 +17,11 @@ import winston from 'winston';
 import type { SupervisorLogFormat } from '../config/log-values.js';
 import { formatFields, type LogFields, type LogLevel, type Logger } from './logger.js';
 import { openRotatingFile } from './rotating-file.js';
-import { IMMEDIATE } from './write-coalescing.js';
 import type { LogFileRefusedError } from './safe-open.js';
 import { describeErrno, type LineSink, type SinkRecovery } from './sink.js';
 import { StreamSink } from './stream-sink.js';
 import { SinkTransport } from './winston-transport.js';
+import { IMMEDIATE } from './write-coalescing.js';
 
 export type { SupervisorLogFormat };
 

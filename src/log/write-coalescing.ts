@@ -1,9 +1,10 @@
 /**
  * When a file sink starts its next write: at once once `minBytes` are queued, otherwise `delayMs` after the first
  * line that found nothing due (a lone line reaches the file within that delay), or at once when asked (flush,
- * end, reopen). Each write to a file is a round trip through libuv's pool: a thread woken, the event loop woken
- * by its completion. Written as read, a flood of worker output made one write per read of the pipe (~1,500
- * per 100 MB, bench/log-rotation.ts); gathered to 128 KiB, about 400.
+ * end). Each write to a file is a round trip through libuv's pool: a thread woken, the event loop woken by its
+ * completion. Written as read, a flood of worker output made one write per read of the pipe, ~1,440 per 100 MB;
+ * gathered to 128 KiB, ~760, and ~45 % fewer context switches (bench/log-rotation.ts's capture, measured alone).
+ * 512 KiB made no further difference in a bare reader.
  *
  * The timer is armed only while lines wait, so an idle supervisor makes no wake-ups; it is not unref'd, so a
  * process that exits on its own writes what it queued first. A queue at the sink's high-water mark is written at
