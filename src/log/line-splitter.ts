@@ -11,14 +11,17 @@
  *
  * Lines are handed out as (buffer, start, end) ranges without copying; for kind 'newline', `buffer[end]` is the
  * `\n` that ended the line, so consecutive lines of one read can be written as one slice (raw format).
+ * A splitter made with `runs: true` hands consecutive lines within the limit over as one range of kind 'lines'
+ * (`buffer[start, end]` holds whole lines, `buffer[end]` the last one's `\n`): found a limit at a time with
+ * lastIndexOf, not a line at a time, for a consumer that needs no line of its own (raw format).
  */
 import { isUtf8 } from 'node:buffer';
 
 export const MAX_LINE_BYTES = 16 * 1024;
 
-export type LineEnd = 'newline' | 'cut' | 'eof';
+export type LineEnd = 'newline' | 'cut' | 'eof' | 'lines';
 
-/** `buffer[start, end)` is the line without its newline: valid UTF-8, no NUL. */
+/** `buffer[start, end)` is the line without its newline (kind 'lines': whole lines but the last `\n`): valid UTF-8, no NUL. */
 export type LineHandler = (buffer: Buffer, start: number, end: number, kind: LineEnd) => void;
 
 const NEWLINE = 0x0a;
@@ -43,7 +46,10 @@ function charBoundary(buffer: Buffer, start: number, at: number): number {
 export class LineSplitter {
   private carry: Buffer = EMPTY;
 
-  constructor(private readonly maxLineBytes: number = MAX_LINE_BYTES) {
+  constructor(
+    private readonly maxLineBytes: number = MAX_LINE_BYTES,
+    private readonly runs = false,
+  ) {
     if (!Number.isInteger(maxLineBytes) || maxLineBytes < 4) {
       throw new Error(`invalid line limit ${maxLineBytes}: expected a whole number of bytes, at least 4`);
     }
@@ -87,6 +93,7 @@ export class LineSplitter {
 
   /** `block` holds whole sanitized lines, each ending with `\n`. */
   private emitLines(block: Buffer, onLine: LineHandler): void {
+    if (this.runs) return this.emitRuns(block, onLine);
     let start = 0;
     while (start < block.length) {
       const newline = block.indexOf(NEWLINE, start);
@@ -99,6 +106,34 @@ export class LineSplitter {
       onLine(block, lineStart, newline, 'newline');
       start = newline + 1;
     }
+  }
+
+  /**
+   * As emitLines, a run of lines at a time: the last newline within a limit of a line's start ends a run of lines
+   * that are all within the limit; none there means the line at `start` is over the limit and is cut.
+   */
+  private emitRuns(block: Buffer, onLine: LineHandler): void {
+    let runStart = 0;
+    let start = 0;
+    while (start < block.length) {
+      const newline = block.lastIndexOf(NEWLINE, start + this.maxLineBytes);
+      if (newline >= start) {
+        start = newline + 1;
+        continue;
+      }
+      if (start > runStart) onLine(block, runStart, start - 1, 'lines');
+      const end = block.indexOf(NEWLINE, start);
+      let lineStart = start;
+      while (end - lineStart > this.maxLineBytes) {
+        const cut = charBoundary(block, lineStart, lineStart + this.maxLineBytes);
+        onLine(block, lineStart, cut, 'cut');
+        lineStart = cut;
+      }
+      onLine(block, lineStart, end, 'newline');
+      start = end + 1;
+      runStart = start;
+    }
+    if (start > runStart) onLine(block, runStart, start - 1, 'lines');
   }
 
   /** Keeps the carried tail within the limit by emitting cut pieces of an over-long unterminated line. */

@@ -30,6 +30,7 @@ import {
   type SinkStats,
 } from './sink.js';
 import { LogFileRefusedError, closeFd, openLogFile, renameForRotation, type OpenedLogFile } from './safe-open.js';
+import { DEFAULT_COALESCING, WriteGate, type WriteCoalescing } from './write-coalescing.js';
 
 export interface RotatingFileOptions extends SinkLimits, SinkFaultHandlers {
   readonly path: string;
@@ -41,6 +42,8 @@ export interface RotatingFileOptions extends SinkLimits, SinkFaultHandlers {
   readonly mode?: number;
   /** A reopen or rotation found PATH unsafe (safe-open.ts): told once per attempt; the previous file stays in use. */
   readonly onRefused?: (error: LogFileRefusedError) => void;
+  /** Gather lines into fewer, larger writes (write-coalescing.ts; default DEFAULT_COALESCING); IMMEDIATE: never wait. */
+  readonly coalescing?: WriteCoalescing;
 }
 
 const MAX_BATCH_BYTES = 1024 * 1024;
@@ -69,6 +72,7 @@ export class RotatingFile extends EventEmitter implements LineSink {
   private readonly maxQueued: number;
   private readonly fault: FaultState;
   private readonly queue: Buffer[] = [];
+  private readonly gate: WriteGate | null;
   private queuedBytes = 0;
   /** The file written to, and its directory; null after end(). */
   private held: OpenedLogFile | null;
@@ -100,6 +104,8 @@ export class RotatingFile extends EventEmitter implements LineSink {
     this.fault = new FaultState(options, options.retryMs ?? 1000, options.maxRetryMs ?? 10_000);
     this.held = opened;
     this.size = opened.size;
+    const coalescing = options.coalescing ?? DEFAULT_COALESCING;
+    this.gate = coalescing.minBytes > 0 ? new WriteGate(coalescing, this.highWaterMark, () => this.writeDue()) : null;
   }
 
   /** After end() lines are dropped and counted: a late write must not crash the supervisor. */
@@ -121,6 +127,7 @@ export class RotatingFile extends EventEmitter implements LineSink {
 
   flush(): Promise<void> {
     if (this.settled >= this.accepted) return Promise.resolve();
+    this.writeDue();
     return new Promise((resolve) => this.waiters.push({ target: this.accepted, resolve }));
   }
 
@@ -143,6 +150,7 @@ export class RotatingFile extends EventEmitter implements LineSink {
     await this.flush();
     this.closed = true;
     this.fault.cancelRetry();
+    this.gate?.cancel();
     const held = this.held;
     this.held = null;
     if (held !== null) {
@@ -165,10 +173,17 @@ export class RotatingFile extends EventEmitter implements LineSink {
     if (this.held === null) return;
     if (this.reopenWanted) return this.run('open');
     if (this.queue.length === 0) return this.settleWaiters();
+    if (this.gate !== null && !this.ending && !this.gate.open(this.queuedBytes, this.settled)) return;
     const batch = this.takeBatch();
     if (batch === null) return this.run('rotate');
     this.busy = true;
     fs.writev(this.held.fd, batch, (error, written) => this.afterWrite(batch, error, written));
+  }
+
+  /** What was accepted so far is written without waiting for more. */
+  private writeDue(): void {
+    this.gate?.due(this.accepted);
+    this.pump();
   }
 
   /** Takes queued whole lines that fit before the size limit; null: rotate first. */

@@ -21,6 +21,7 @@ import type { LogFileRefusedError } from './safe-open.js';
 import { describeErrno, type LineSink, type SinkRecovery } from './sink.js';
 import { StreamSink } from './stream-sink.js';
 import { SinkTransport } from './winston-transport.js';
+import { IMMEDIATE } from './write-coalescing.js';
 
 export type { SupervisorLogFormat };
 
@@ -88,7 +89,7 @@ async function openSink(options: SupervisorLogOptions, reports: SinkReports): Pr
     onRefused: reports.refused,
   };
   if (file === undefined) return new StreamSink(options.stream ?? process.stderr, { ...handlers, endStream: false });
-  return openRotatingFile({ path: file.path, maxSize: file.maxSize, maxFiles: file.maxFiles, ...handlers });
+  return openRotatingFile({ path: file.path, maxSize: file.maxSize, maxFiles: file.maxFiles, coalescing: IMMEDIATE, ...handlers });
 }
 
 /** A Logger whose reopen() can be awaited: it resolves when the file was opened again (or failed to, as reported). */

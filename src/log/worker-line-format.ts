@@ -25,6 +25,10 @@ export interface LineOrigin {
 
 /** Collects the formatted lines of one read; take() returns them as buffers of whole lines (none: nothing). */
 export interface LineFormatter {
+  /** Takes runs of whole lines (kind 'lines'): the splitter need not find every line (line-splitter.ts). */
+  readonly runs: boolean;
+  /** Formats with a time: call start() with the read's time before add(). */
+  readonly timed: boolean;
   start(time: string): void;
   readonly add: LineHandler;
   take(): readonly Buffer[];
@@ -60,6 +64,8 @@ function concat(pieces: Buffer[]): readonly Buffer[] {
  * line is copied, to carry its marker.
  */
 class RawFormatter implements LineFormatter {
+  readonly runs = true;
+  readonly timed = false;
   private pieces: Buffer[] = [];
   private run: Buffer | null = null;
   private runStart = 0;
@@ -68,12 +74,13 @@ class RawFormatter implements LineFormatter {
   start(): void {}
 
   readonly add: LineHandler = (buffer, start, end, kind) => {
-    if (kind === 'newline' && buffer === this.run && start === this.runEnd) {
+    const whole = kind === 'newline' || kind === 'lines';
+    if (whole && buffer === this.run && start === this.runEnd) {
       this.runEnd = end + 1;
       return;
     }
     this.closeRun();
-    if (kind === 'newline') {
+    if (whole) {
       this.run = buffer;
       this.runStart = start;
       this.runEnd = end + 1;
@@ -97,6 +104,8 @@ class RawFormatter implements LineFormatter {
 }
 
 class TextFormatter implements LineFormatter {
+  readonly runs = false;
+  readonly timed = true;
   private readonly pieces: Buffer[] = [];
   private readonly prefix: string;
   private header = Buffer.alloc(0);
@@ -122,6 +131,8 @@ class TextFormatter implements LineFormatter {
 }
 
 class JsonFormatter implements LineFormatter {
+  readonly runs = false;
+  readonly timed = true;
   private text = '';
   private prefix = '';
 

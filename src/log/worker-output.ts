@@ -15,6 +15,8 @@ import { LineSplitter, MAX_LINE_BYTES, type LineHandler } from './line-splitter.
 import type { LineSink } from './sink.js';
 import { createLineFormatter, type WorkerLogFormat, type WorkerStreamName } from './worker-line-format.js';
 
+const NEWLINE = 0x0a;
+
 export interface CaptureOptions {
   readonly stream: Readable;
   readonly streamName: WorkerStreamName;
@@ -45,27 +47,39 @@ export interface WorkerOutputCapture {
 
 export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCapture {
   const { stream, sink } = options;
-  // Line by line even for raw. Tried: handing runs of lines over as one block (found with lastIndexOf a limit
-  // at a time) saved ~0.02 CPU s per 100 MB but raised peak RSS from ~62 to ~82 MB (bench/log-rotation.ts):
-  // with fewer small JS allocations V8 scavenged less often, and the 64 KiB read buffers waited longer for GC.
-  const splitter = new LineSplitter(options.maxLineBytes ?? MAX_LINE_BYTES);
   const { workerIndex, pid, streamName } = options;
   const formatter = createLineFormatter(options.format, { ...(options.pool !== undefined ? { pool: options.pool } : {}), workerIndex, pid, stream: streamName });
+  // raw takes runs of lines whole: the splitter looks a limit at a time, not a line at a time, and no object is
+  // made per line. Paid for in peak RSS during a flood (bench/log-rotation.ts: ~59 → ~70 MB alone, up to ~86 MB
+  // in the bench): with fewer small allocations V8 scavenges less often and dead 64 KiB read buffers wait longer.
+  const splitter = new LineSplitter(options.maxLineBytes ?? MAX_LINE_BYTES, formatter.runs);
   const counts = { bytes: 0, cutPieces: 0 };
-  let last: { buffer: Buffer; start: number; end: number } | null = null;
+  // The last non-empty range handed over, as plain fields: decoded once per read, in emit().
+  let lastBuffer: Buffer | null = null;
+  let lastStart = 0;
+  let lastEnd = 0;
+  let lastIsRun = false;
   let lastText: string | undefined;
   let waiting = false;
 
   const onLine: LineHandler = (buffer, start, end, kind) => {
     if (kind === 'cut') counts.cutPieces += 1;
-    if (end > start) last = { buffer, start, end };
+    if (end > start) {
+      lastBuffer = buffer;
+      lastStart = start;
+      lastEnd = end;
+      lastIsRun = kind === 'lines';
+    }
     formatter.add(buffer, start, end, kind);
   };
 
   /** Formats what the splitter produced and hands it to the sink; false: the sink is full. */
   const emit = (): boolean => {
-    if (last !== null) lastText = last.buffer.toString('utf8', last.start, last.end);
-    last = null;
+    if (lastBuffer !== null) {
+      const [start, end] = lastIsRun ? lastLineOf(lastBuffer, lastStart, lastEnd) : [lastStart, lastEnd];
+      if (end > start) lastText = lastBuffer.toString('utf8', start, end);
+      lastBuffer = null;
+    }
     // Each buffer holds whole lines (a sink never cuts one); every one is written, full or not: the caller waits.
     let room = true;
     for (const out of formatter.take()) room = sink.write(out) && room;
@@ -78,7 +92,7 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
       if (chunk === null) return;
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       counts.bytes += buffer.length;
-      formatter.start(new Date().toISOString());
+      if (formatter.timed) formatter.start(new Date().toISOString());
       splitter.push(buffer, onLine);
       if (!emit()) {
         waiting = true;
@@ -96,7 +110,7 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
       if (finished) return;
       finished = true;
       stream.off('readable', pump);
-      formatter.start(new Date().toISOString());
+      if (formatter.timed) formatter.start(new Date().toISOString());
       splitter.end(onLine);
       emit();
       resolve(error ? { ...counts, error } : { ...counts });
@@ -109,4 +123,15 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
   });
 
   return { done, lastLine: () => lastText };
+}
+
+/** The last non-empty line of a run of whole lines `buffer[start, end)` (its last `\n` at `end`); empty: none. */
+function lastLineOf(buffer: Buffer, start: number, end: number): readonly [number, number] {
+  let lineEnd = end;
+  while (lineEnd > start) {
+    const lineStart = Math.max(start, buffer.lastIndexOf(NEWLINE, lineEnd - 1) + 1);
+    if (lineStart < lineEnd) return [lineStart, lineEnd];
+    lineEnd = lineStart - 1;
+  }
+  return [start, start];
 }

@@ -77,3 +77,43 @@ test('random binary input always yields valid UTF-8 lines with the same newline 
   }
 });
 
+
+/** The lines of a splitter made with `runs: true`, each run of kind 'lines' taken apart at its newlines. */
+function splitRuns(chunks: readonly Buffer[], limit: number): Line[] {
+  const splitter = new LineSplitter(limit, true);
+  const lines: Line[] = [];
+  const onLine = (buffer: Buffer, start: number, end: number, kind: LineEnd): void => {
+    if (kind !== 'lines') {
+      lines.push([buffer.toString('utf8', start, end), kind]);
+      return;
+    }
+    assert.equal(buffer[end], 10, 'a run ends where its last line\'s \\n is');
+    for (const line of buffer.toString('utf8', start, end).split('\n')) {
+      assert.ok(Buffer.byteLength(line) <= limit, `a line of ${Buffer.byteLength(line)} bytes in a run, limit ${limit}`);
+      lines.push([line, 'newline']);
+    }
+  };
+  for (const chunk of chunks) splitter.push(chunk, onLine);
+  splitter.end(onLine);
+  return lines;
+}
+
+test('runs of lines (raw) give the same lines, cuts and marks as one line at a time', () => {
+  let seed = 7;
+  const random = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  // Lines of 0 to 300 bytes (some over every limit below), some multi-byte characters, some invalid bytes.
+  const parts: Buffer[] = [];
+  for (let line = 0; line < 400; line += 1) {
+    const length = random(4) === 0 ? random(300) : random(40);
+    parts.push(Buffer.from(Array.from({ length }, () => [0x61 + random(26), 0xe2, 0x82, 0xac, 0xff, 0x00][random(6)] as number)), Buffer.from('\n'));
+  }
+  parts.push(Buffer.from('tail'));
+  const input = Buffer.concat(parts);
+  for (const limit of [4, 16, 64, 1000]) {
+    for (const size of [1, 13, 100, 4096, input.length]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < input.length; at += size) chunks.push(input.subarray(at, at + size));
+      assert.deepEqual(splitRuns(chunks, limit), split(chunks, limit), `limit ${limit}, reads of ${size} bytes`);
+    }
+  }
+});

@@ -233,3 +233,32 @@ function fillUp(file: string): void {
     fs.closeSync(fd);
   }
 }
+
+test('writes are gathered: a lone line waits for the delay, a full batch and flush() do not', async () => {
+  const dir = tempDir('coalesce');
+  const file = path.join(dir, 'w.log');
+  const content = (): string => fs.readFileSync(file, 'utf8');
+  // A delay no test run reaches: only the batch size and flush() can start these writes.
+  const sink = await openRotatingFile({ path: file, coalescing: { minBytes: 64 * 1024, delayMs: 3_600_000 } });
+  sink.write(numbered(0, 1));
+  sink.write(numbered(1, 2000));
+  await waitFor('the full batch written', () => content().length === numbered(0, 2001).length);
+  assert.deepEqual(seqs(content().split('\n').slice(0, -1)), Array.from({ length: 2001 }, (_, seq) => seq));
+  sink.write(numbered(2001, 1));
+  await sink.flush();
+  assert.equal(content().split('\n').slice(-2)[0]?.slice(0, 8), '00002001', 'flush() wrote the lone line');
+  sink.write(numbered(2002, 1));
+  await sink.end();
+  assert.equal(content().split('\n').slice(-2)[0]?.slice(0, 8), '00002002', 'end() wrote the lone line');
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a lone line reaches the file by itself after the delay, without flush()', async () => {
+  const dir = tempDir('coalesce-delay');
+  const file = path.join(dir, 'w.log');
+  const sink = await openRotatingFile({ path: file, coalescing: { minBytes: 64 * 1024, delayMs: 20 } });
+  sink.write(numbered(0, 1));
+  await waitFor('the lone line', () => fs.readFileSync(file, 'utf8') === numbered(0, 1));
+  await sink.end();
+  fs.rmSync(dir, { recursive: true });
+});

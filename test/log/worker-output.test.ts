@@ -226,3 +226,19 @@ for (;;) {
   fs.writeSync(out, buffer, 0, n);
   Atomics.wait(pause, 0, 0, (n / rate) * 1000);
 }`;
+
+test('the last line told is the last non-empty one, in every format', async () => {
+  const dir = tempDir('last-line');
+  for (const format of ['raw', 'text', 'json'] as const) {
+    const file = path.join(dir, `${format}.log`);
+    const sink = await openRotatingFile({ path: file });
+    const child = trackChild(spawn(process.execPath, ['-e', "process.stderr.write('first\\nsecond\\nthe last\\n\\n\\n')"], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    if (child.stderr === null || child.pid === undefined) throw new Error('no stderr pipe');
+    const capture = captureWorkerOutput({ stream: child.stderr, streamName: 'stderr', workerIndex: 0, pid: child.pid, sink, format });
+    await capture.done;
+    await sink.end();
+    assert.equal(capture.lastLine(), 'the last', format);
+    assert.equal(fs.readFileSync(file, 'utf8').split('\n').length, 6, `${format}: five lines and the final newline`);
+  }
+  fs.rmSync(dir, { recursive: true });
+});
