@@ -8,12 +8,13 @@
  * needs nothing here; one added here must mean exactly what its commander definition means.
  */
 import { CliError } from './errors.js';
+import { flushed, printError, printOut } from './commands/print.js';
 
 /** `--version` alone (and spawn-fcgi's `-v`, cli.ts's SPAWN_FCGI_WORDS): what commander prints for it, and exit 0. */
 const VERSION_WORDS = ['--version', '-V', '-v'];
 
 async function printVersion(): Promise<number> {
-  process.stdout.write(`${(await import('./version.js')).VERSION}\n`);
+  printOut(`${(await import('./version.js')).VERSION}\n`);
   return 0;
 }
 
@@ -121,10 +122,15 @@ export function runFastPath(argv: readonly string[]): Promise<number> | undefine
   if (argv.length === 1 && VERSION_WORDS.includes(argv[0] as string)) return printVersion();
   const call = parse(argv);
   if (call === undefined) return undefined;
-  return call.spec.run(call.args, call.options).catch((error: unknown) => {
+  const code = call.spec.run(call.args, call.options).catch((error: unknown) => {
     if (!(error instanceof CliError)) throw error;
-    process.stderr.write(`fcgi-spawn: ${error.message}\n`);
+    printError(`fcgi-spawn: ${error.message}\n`);
     return error.exitCode;
+  });
+  // bin/fcgi-spawn.js calls process.exit with the code: not before the output is out (print.ts).
+  return code.then(async (exitCode) => {
+    await flushed();
+    return exitCode;
   });
 }
 

@@ -2,6 +2,7 @@
 import { CliError } from '../errors.js';
 import { locateInstance, type IgnoredFile, type InstanceSelector, type LocatedInstance } from '../control/locate.js';
 import { RunDirectoryError } from '../control/run-dir.js';
+import { printError } from './print.js';
 
 export interface LocateExitCodes {
   readonly usage: number;
@@ -11,7 +12,7 @@ export interface LocateExitCodes {
 
 /** Files that failed the checks were ignored: say which and why, so that nobody wonders. */
 export function warnIgnored(ignored: readonly IgnoredFile[]): void {
-  for (const file of ignored) process.stderr.write(`fcgi-spawn: warning: ignoring ${file.path}: ${file.reason}\n`);
+  for (const file of ignored) printError(`fcgi-spawn: warning: ignoring ${file.path}: ${file.reason}\n`);
 }
 
 export function locate(selector: InstanceSelector, codes: LocateExitCodes): LocatedInstance {

@@ -3,6 +3,7 @@ import { CliError } from '../errors.js';
 import { parseEnvAssignment, parseSeconds } from '../config/values.js';
 import type { ProbeProtocol } from '../probe/types.js';
 import { PROBE_EXIT_CODES, runProbe } from './probe.js';
+import { printError, printOut } from './print.js';
 
 export interface ProbeCommandOptions {
   readonly timeout: string;
@@ -31,7 +32,7 @@ export async function runProbeCommand(address: string, path: string, options: Pr
     params,
     ...(options.protocol !== undefined ? { protocol: options.protocol } : {}),
     ...(lookup ? { defaultProtocol: (target) => lookup.protocolFromRecords(target, context) } : {}),
-    print: (text) => process.stdout.write(text),
-    printError: (text) => process.stderr.write(text),
+    print: printOut,
+    printError,
   });
 }

@@ -6,6 +6,7 @@ import type { InstanceSelector } from '../control/locate.js';
 import type { InstanceStatus } from '../status/types.js';
 import { CliError } from '../errors.js';
 import { locate } from './instance-selector.js';
+import { printError, printOut } from './print.js';
 
 /** LSB: 0 running, 1 dead but the pidfile exists, 3 not running, 4 unknown (usage errors, a refused run directory). */
 export const STATUS_EXIT = { running: 0, deadWithPidfile: 1, notRunning: 3, unknown: 4 } as const;
@@ -54,8 +55,8 @@ export async function runStatus(selector: InstanceSelector, options: { readonly 
   const instance = locate(selector, { usage: STATUS_EXIT.unknown, refused: STATUS_EXIT.unknown });
   const say = (state: string, extra: Record<string, unknown> = {}): void => {
     // Prometheus text on stdout is for a scraper: what a person should read goes to stderr then.
-    const out = format === 'prometheus' ? process.stderr : process.stdout;
-    out.write(json ? `${JSON.stringify({ name: instance.name, state, ...extra })}\n` : `${instance.name}: ${state}\n`);
+    const print = format === 'prometheus' ? printError : printOut;
+    print(json ? `${JSON.stringify({ name: instance.name, state, ...extra })}\n` : `${instance.name}: ${state}\n`);
   };
   if (instance.status.state === 'stopped') {
     say('not running');
@@ -69,10 +70,10 @@ export async function runStatus(selector: InstanceSelector, options: { readonly 
     const full = await fetchStatus(instance.paths.control);
     const status = options.pool !== undefined ? onlyPool(full, options.pool) : full;
     if (!status) {
-      process.stderr.write(`fcgi-spawn: ${instance.name} has no pool named '${options.pool}' (it has ${full.pools.map((p) => p.name).join(', ')})\n`);
+      printError(`fcgi-spawn: ${instance.name} has no pool named '${options.pool}' (it has ${full.pools.map((p) => p.name).join(', ')})\n`);
       return STATUS_EXIT.unknown;
     }
-    process.stdout.write(await render(status, format));
+    printOut(await render(status, format));
     return STATUS_EXIT.running;
   } catch (error) {
     say(`running (pid ${instance.status.pid}), but its control socket did not answer: ${(error as Error).message}`);

@@ -10,6 +10,7 @@ import { removePidFileIfHolds, removeQuietly } from '../control/files.js';
 import { killAll, terminate, waitGone } from '../control/terminate.js';
 import { parseSeconds } from '../config/values.js';
 import { locate } from './instance-selector.js';
+import { printError, printOut } from './print.js';
 
 /** 4: the run directory was refused (as `start` refuses it): nothing in it is believed, nothing is signalled. */
 export const STOP_EXIT = { stopped: 0, forced: 1, usage: 2, refused: 4 } as const;
@@ -47,10 +48,10 @@ export async function runStop(selector: InstanceSelector, options: StopOptions):
     await killAll(workers, true);
     await removeLeftovers(instance);
     await removeLock(instance);
-    process.stderr.write(`fcgi-spawn: ${instance.name} (pid ${pid}) did not stop within ${timeoutMs} ms: killed\n`);
+    printError(`fcgi-spawn: ${instance.name} (pid ${pid}) did not stop within ${timeoutMs} ms: killed\n`);
     return STOP_EXIT.forced;
   }
-  process.stdout.write(`fcgi-spawn: stopped ${instance.name} (pid ${pid})\n`);
+  printOut(`fcgi-spawn: stopped ${instance.name} (pid ${pid})\n`);
   return STOP_EXIT.stopped;
 }
 
@@ -80,6 +81,6 @@ async function removeLock(instance: LocatedInstance): Promise<void> {
 
 function notRunning(name: string, orphans: number): number {
   const extra = orphans > 0 ? ` (stopped ${orphans} orphaned worker(s))` : '';
-  process.stdout.write(`fcgi-spawn: ${name} is not running${extra}\n`);
+  printOut(`fcgi-spawn: ${name} is not running${extra}\n`);
   return STOP_EXIT.stopped;
 }

@@ -10,8 +10,12 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** bin/fcgi-spawn.js of this installation (this file runs as dist/src/control/command-line.js). */
-const OUR_BIN = new URL('../../../bin/fcgi-spawn.js', import.meta.url);
+/**
+ * bin/fcgi-spawn.js of this installation (this file runs as dist/src/control/command-line.js). Made when asked:
+ * `status` and `stop` load this module but seldom call it, and a URL built at load time cost them 1.6 M
+ * instructions (callgrind).
+ */
+const ourBin = (): string => fileURLToPath(new URL('../../../bin/fcgi-spawn.js', import.meta.url));
 /**
  * Node's options for the daemon (daemonize.ts puts them before BIN). A young generation of at most 1 MB per
  * semi-space: V8 lets it grow to 16 MB while workers churn and gives the memory back only when its memory reducer
@@ -52,5 +56,5 @@ export function isOurSupervisorCommand(pid: number): boolean {
   if (argv0 === undefined || script === undefined || command !== 'start' || !isNode(pid, argv0)) return false;
   // A relative script path is relative to that process's working directory, which /proc shows.
   const scriptPath = realPath(resolve(`/proc/${pid}/cwd`, script));
-  return scriptPath !== undefined && scriptPath === realPath(fileURLToPath(OUR_BIN));
+  return scriptPath !== undefined && scriptPath === realPath(ourBin());
 }

@@ -11,10 +11,14 @@ export type ProbeAddress =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
   | { readonly kind: 'unix'; readonly path: string };
 
-/** `127.0.0.1:9000`, `[::1]:9000` or the socket path: the forms a user types. */
+/**
+ * `127.0.0.1:9000`, `[::1]:9000` or the socket path: the forms a user types. Of IPv4 literals, IPv6 literals and
+ * host names only IPv6 has a ':'. Not net.isIPv6: its first call compiles Node's IPv6 regular expression, 10.6 M
+ * instructions (callgrind: 99.9 M against 89.3 M for a script that calls net.isIPv4), a tenth of a `probe`.
+ */
 export function formatAddress(address: ProbeAddress): string {
   if (address.kind === 'unix') return address.path;
-  return net.isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
 /** refused: no connection (refused, no such socket, unreachable); timeout: the deadline passed; protocol: bad answer. */

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,7 +156,7 @@ test('every command line gives what commander gives: output, message and exit co
   }
 });
 
-test('status and stop of a stopped instance load neither node:net nor node:crypto, nor any ES module of ours', (t) => {
+test('status and stop of a stopped instance load neither node:net, node:crypto, node:module nor streams, nor any ES module of ours', (t) => {
   const { dir, env } = scratch(t);
   const preload = join(dir, 'loaded.cjs');
   const log = join(dir, 'loaded.json');
@@ -169,10 +170,40 @@ test('status and stop of a stopped instance load neither node:net nor node:crypt
     closeSync(fd);
     assert.equal(result.status, args[0] === 'status' ? 3 : 0, readFileSync(out, 'utf8'));
     const { builtins, files } = JSON.parse(readFileSync(log, 'utf8')) as { builtins: string[]; files: string[] };
-    for (const heavy of ['NativeModule net', 'NativeModule crypto']) assert.ok(!builtins.includes(heavy), `${args.join(' ')} loaded ${heavy}`);
+    // module: the chunk loader's createRequire (scripts/build/chunk.ts); stream: the output goes out by writeSync.
+    for (const heavy of ['NativeModule net', 'NativeModule crypto', 'NativeModule module', 'NativeModule stream']) assert.ok(!builtins.includes(heavy), `${args.join(' ')} loaded ${heavy}`);
     assert.ok(!builtins.includes('NativeModule internal/modules/esm/translators'), `${args.join(' ')} started the ESM loader`);
     const own = files.filter((file) => file.startsWith(join(ROOT, 'dist')));
     assert.ok(own.length > 0 && own.every((file) => file.startsWith(join(ROOT, 'dist', 'src-cjs'))), `${args.join(' ')} ran from dist/src-cjs: ${own.join(', ')}`);
     assert.ok(!files.some((file) => file.includes('node_modules')), `${args.join(' ')} loaded a package: ${files.join(', ')}`);
   }
+});
+
+/** An HTTP server on 127.0.0.1 whose every answer is a 1 MiB body: more than a pipe holds (64 KiB). */
+async function bigAnswers(t: { after: (fn: () => void) => void }): Promise<{ port: number; body: string }> {
+  const body = 'x'.repeat(1 << 20);
+  const server = createHttpServer((_request, response) => response.end(body));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  return { port: (server.address() as { port: number }).port, body };
+}
+
+test('probe prints a whole large answer on a non-blocking stdout pipe (writeSync hits EAGAIN: the stream takes the rest)', async (t) => {
+  const { dir, env } = scratch(t);
+  const { port, body } = await bigAnswers(t);
+  // libuv makes a child's fds 0-2 blocking at spawn: the child itself sets O_NONBLOCK on its stdout pipe (whose
+  // 64 KiB the 1 MiB answer overflows while we read), then runs our bin in the same process.
+  const wrapper = join(dir, 'nonblocking-stdout.mjs');
+  const libc = pathToFileURL(join(ROOT, 'dist', 'src', 'os', 'libc.js')).href;
+  writeFileSync(
+    wrapper,
+    `import { createRequire } from 'node:module';\nimport { constants } from 'node:fs';\nconst { getStatusFlags, setStatusFlags } = await import(${JSON.stringify(libc)});\n` +
+      `setStatusFlags(1, getStatusFlags(1) | constants.O_NONBLOCK);\nif ((getStatusFlags(1) & constants.O_NONBLOCK) === 0) throw new Error('stdout still blocking');\n` +
+      `createRequire(import.meta.url)(${JSON.stringify(BIN)});\n`,
+  );
+  const outcome = await run([process.execPath, wrapper, 'probe', `127.0.0.1:${port}`, '/', '--protocol', 'http'], env);
+  assert.equal(outcome.stderr, '');
+  assert.equal(outcome.code, 0);
+  assert.ok(outcome.stdout.startsWith('HTTP/1.1 200 OK\n'), outcome.stdout.slice(0, 200));
+  assert.ok(outcome.stdout.endsWith(`\n\n${body}`), `the body arrived whole: ${outcome.stdout.length} characters`);
 });
