@@ -97,15 +97,20 @@ export class LineSplitter {
     let start = 0;
     while (start < block.length) {
       const newline = block.indexOf(NEWLINE, start);
-      let lineStart = start;
-      while (newline - lineStart > this.maxLineBytes) {
-        const cut = charBoundary(block, lineStart, lineStart + this.maxLineBytes);
-        onLine(block, lineStart, cut, 'cut');
-        lineStart = cut;
-      }
-      onLine(block, lineStart, newline, 'newline');
+      this.emitLine(block, start, newline, onLine);
       start = newline + 1;
     }
+  }
+
+  /** One line ending at `newline`, in pieces of at most the limit: every piece but the last is 'cut'. */
+  private emitLine(block: Buffer, start: number, newline: number, onLine: LineHandler): void {
+    let lineStart = start;
+    while (newline - lineStart > this.maxLineBytes) {
+      const cut = charBoundary(block, lineStart, lineStart + this.maxLineBytes);
+      onLine(block, lineStart, cut, 'cut');
+      lineStart = cut;
+    }
+    onLine(block, lineStart, newline, 'newline');
   }
 
   /**
@@ -123,13 +128,7 @@ export class LineSplitter {
       }
       if (start > runStart) onLine(block, runStart, start - 1, 'lines');
       const end = block.indexOf(NEWLINE, start);
-      let lineStart = start;
-      while (end - lineStart > this.maxLineBytes) {
-        const cut = charBoundary(block, lineStart, lineStart + this.maxLineBytes);
-        onLine(block, lineStart, cut, 'cut');
-        lineStart = cut;
-      }
-      onLine(block, lineStart, end, 'newline');
+      this.emitLine(block, start, end, onLine);
       start = end + 1;
       runStart = start;
     }
