@@ -97,7 +97,11 @@ function freePort(): Promise<number> {
 
 function contenders(programs: Programs, ports: readonly [number, number]): Contender[] {
   const cli = join(REPO, 'bin', 'fcgi-spawn.js');
-  const fcgiSpawnArgs = [cli, 'start', '-n', '-p', String(ports[0]), '-F', '2', '--allow-root', '--', programs.fcgiwrap];
+  // --start-secs 0, as multiwatch's -t 0 below: a worker killed within start-secs (1 s) of becoming ready is an
+  // early crash, and the backoff doubles with each (on a machine where a kill, respawn and settle take under a
+  // second, the 13th kill waited 6.4 s: 'no new worker in accept() 5000 ms after SIGKILL'). With 0 every death is
+  // a plain respawn; readiness is still read from /proc, so the timing is the same.
+  const fcgiSpawnArgs = [cli, 'start', '-n', '-p', String(ports[0]), '-F', '2', '--allow-root', '--start-secs', '0', '--', programs.fcgiwrap];
   // multiwatch counts a child that dies within -t ms (default 10000) of its spawn as a failed
   // start and stops forking that slot after -r (3) of them: 50 quick kills would exhaust it.
   // -t 0 makes every death a plain "died, respawn"; it changes no delay (multiwatch forks at once).
