@@ -54,21 +54,22 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
   // in the bench): with fewer small allocations V8 scavenges less often and dead 64 KiB read buffers wait longer.
   const splitter = new LineSplitter(options.maxLineBytes ?? MAX_LINE_BYTES, formatter.runs);
   const counts = { bytes: 0, cutPieces: 0 };
-  // The last non-empty range handed over, as plain fields: decoded once per read, in emit().
+  // The last non-empty line handed over, as plain fields: decoded once per read, in emit().
   let lastBuffer: Buffer | null = null;
   let lastStart = 0;
   let lastEnd = 0;
-  let lastIsRun = false;
   let lastText: string | undefined;
   let waiting = false;
 
   const onLine: LineHandler = (buffer, start, end, kind) => {
     if (kind === 'cut') counts.cutPieces += 1;
-    if (end > start) {
+    // A run's last non-empty line, found now: a run of blank lines after a line must not hide it (the last stderr
+    // line is what a failed start is reported with).
+    const [lineStart, lineEnd] = kind === 'lines' ? lastLineOf(buffer, start, end) : [start, end];
+    if (lineEnd > lineStart) {
       lastBuffer = buffer;
-      lastStart = start;
-      lastEnd = end;
-      lastIsRun = kind === 'lines';
+      lastStart = lineStart;
+      lastEnd = lineEnd;
     }
     formatter.add(buffer, start, end, kind);
   };
@@ -76,8 +77,7 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
   /** Formats what the splitter produced and hands it to the sink; false: the sink is full. */
   const emit = (): boolean => {
     if (lastBuffer !== null) {
-      const [start, end] = lastIsRun ? lastLineOf(lastBuffer, lastStart, lastEnd) : [lastStart, lastEnd];
-      if (end > start) lastText = lastBuffer.toString('utf8', start, end);
+      lastText = lastBuffer.toString('utf8', lastStart, lastEnd);
       lastBuffer = null;
     }
     // Each buffer holds whole lines (a sink never cuts one); every one is written, full or not: the caller waits.

@@ -227,6 +227,24 @@ for (;;) {
   Atomics.wait(pause, 0, 0, (n / rate) * 1000);
 }`;
 
+test('blank lines read after an unterminated line do not hide it as the last line, in every format', async () => {
+  const dir = tempDir('last-line-split');
+  for (const format of ['raw', 'text', 'json'] as const) {
+    const file = path.join(dir, `${format}.log`);
+    const sink = await openRotatingFile({ path: file });
+    // Two writes 200 ms apart, so two reads: the line is carried over the first, and the second brings its end and
+    // blank lines (a raw run of blank lines once replaced it).
+    const script = "process.stderr.write('php: bad config'); setTimeout(() => process.stderr.write('\\n\\n\\n'), 200)";
+    const child = trackChild(spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    if (child.stderr === null || child.pid === undefined) throw new Error('no stderr pipe');
+    const capture = captureWorkerOutput({ stream: child.stderr, streamName: 'stderr', workerIndex: 0, pid: child.pid, sink, format });
+    await capture.done;
+    await sink.end();
+    assert.equal(capture.lastLine(), 'php: bad config', format);
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('the last line told is the last non-empty one, in every format', async () => {
   const dir = tempDir('last-line');
   for (const format of ['raw', 'text', 'json'] as const) {
