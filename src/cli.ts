@@ -13,6 +13,7 @@ type Command = CommandType;
 const VERSION = (require('../../package.json') as { version: string }).version;
 import { CliError } from './errors.js';
 import { addSelectorOptions } from './commands/selector-options.js';
+import { flushed } from './commands/print.js';
 
 const START_HELP = `
 Exit codes:
@@ -294,7 +295,19 @@ async function request(selector: SelectorOptions, message: import('./control/pro
 /** spawn-fcgi's `-v` and `-?` as the first word: the version and the help, as spawn-fcgi's users type them. */
 const SPAWN_FCGI_WORDS: Readonly<Record<string, string>> = { '-v': '--version', '-?': '--help' };
 
+/**
+ * Runs one command line and returns its exit code, once everything it printed is out: status, stop and probe
+ * print through commands/print.ts, whose writes fall back to a stream that bin's process.exit would cut short.
+ */
 export async function main(given: readonly string[]): Promise<number> {
+  try {
+    return await parseAndRun(given);
+  } finally {
+    await flushed();
+  }
+}
+
+async function parseAndRun(given: readonly string[]): Promise<number> {
   const argv = given[0] !== undefined && SPAWN_FCGI_WORDS[given[0]] !== undefined ? [SPAWN_FCGI_WORDS[given[0]] as string, ...given.slice(1)] : given;
   // The subcommand is the first word (the program's own options are only -h and -V). Only start and config
   // (and help for them), and completion (which lists start's flags) need the option table: scripts run status

@@ -119,7 +119,7 @@ function parse(argv: readonly string[]): { spec: CommandSpec; args: string[]; op
  * done. A CliError ends as it does in cli.ts: `fcgi-spawn: message` and its code.
  */
 export function runFastPath(argv: readonly string[]): Promise<number> | undefined {
-  if (argv.length === 1 && VERSION_WORDS.includes(argv[0] as string)) return printVersion();
+  if (argv.length === 1 && VERSION_WORDS.includes(argv[0] as string)) return whenFlushed(printVersion());
   const call = parse(argv);
   if (call === undefined) return undefined;
   const code = call.spec.run(call.args, call.options).catch((error: unknown) => {
@@ -127,11 +127,16 @@ export function runFastPath(argv: readonly string[]): Promise<number> | undefine
     printError(`fcgi-spawn: ${error.message}\n`);
     return error.exitCode;
   });
-  // bin/fcgi-spawn.js calls process.exit with the code: not before the output is out (print.ts).
-  return code.then(async (exitCode) => {
+  return whenFlushed(code);
+}
+
+/** bin/fcgi-spawn.js calls process.exit with the code (or 70 on an error): not before the output is out (print.ts). */
+async function whenFlushed(code: Promise<number>): Promise<number> {
+  try {
+    return await code;
+  } finally {
     await flushed();
-    return exitCode;
-  });
+  }
 }
 
 /** For the tests: what the fast path would parse, or undefined. */
