@@ -82,9 +82,14 @@ export class HeapTrim {
  */
 function fullCollection(): (() => void) | undefined {
   try {
+    let gc: unknown;
     setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('gc');
-    setFlagsFromString('--no-expose-gc');
+    try {
+      gc = runInNewContext('gc');
+    } finally {
+      // Node started with --expose-gc keeps it: only a flag set here is cleared.
+      if (!process.execArgv.includes('--expose-gc')) setFlagsFromString('--no-expose-gc');
+    }
     if (typeof gc !== 'function') return undefined;
     // Compacting: a plain full collection left old space at 41 MiB committed for 22.5 MiB live (the dead workers'
     // objects sit between the new ones' on the same pages) and RSS where it was; compacted, RSS went back to within
