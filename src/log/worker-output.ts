@@ -61,15 +61,21 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
   let lastText: string | undefined;
   let waiting = false;
 
+  const remember = (buffer: Buffer, start: number, end: number): void => {
+    lastBuffer = buffer;
+    lastStart = start;
+    lastEnd = end;
+  };
+
   const onLine: LineHandler = (buffer, start, end, kind) => {
     if (kind === 'cut') counts.cutPieces += 1;
     // A run's last non-empty line, found now: a run of blank lines after a line must not hide it (the last stderr
     // line is what a failed start is reported with).
-    const [lineStart, lineEnd] = kind === 'lines' ? lastLineOf(buffer, start, end) : [start, end];
-    if (lineEnd > lineStart) {
-      lastBuffer = buffer;
-      lastStart = lineStart;
-      lastEnd = lineEnd;
+    if (kind === 'lines') {
+      const [lineStart, lineEnd] = lastLineOf(buffer, start, end);
+      if (lineEnd > lineStart) remember(buffer, lineStart, lineEnd);
+    } else if (end > start) {
+      remember(buffer, start, end);
     }
     formatter.add(buffer, start, end, kind);
   };
