@@ -24,7 +24,7 @@ export type LineEnd = 'newline' | 'cut' | 'eof' | 'lines';
 /** `buffer[start, end)` is the line without its newline (kind 'lines': whole lines but the last `\n`): valid UTF-8, no NUL. */
 export type LineHandler = (buffer: Buffer, start: number, end: number, kind: LineEnd) => void;
 
-const NEWLINE = 0x0a;
+export const NEWLINE = 0x0a;
 const EMPTY = Buffer.alloc(0);
 
 function isClean(buffer: Buffer): boolean {

@@ -11,11 +11,9 @@
  * last line was handed to the sink. Call `sink.flush()` to wait for the disk.
  */
 import type { Readable } from 'node:stream';
-import { LineSplitter, MAX_LINE_BYTES, type LineHandler } from './line-splitter.js';
+import { LineSplitter, MAX_LINE_BYTES, NEWLINE, type LineHandler } from './line-splitter.js';
 import type { LineSink } from './sink.js';
 import { createLineFormatter, type WorkerLogFormat, type WorkerStreamName } from './worker-line-format.js';
-
-const NEWLINE = 0x0a;
 
 export interface CaptureOptions {
   readonly stream: Readable;
@@ -54,38 +52,23 @@ export function captureWorkerOutput(options: CaptureOptions): WorkerOutputCaptur
   // in the bench): with fewer small allocations V8 scavenges less often and dead 64 KiB read buffers wait longer.
   const splitter = new LineSplitter(options.maxLineBytes ?? MAX_LINE_BYTES, formatter.runs);
   const counts = { bytes: 0, cutPieces: 0 };
-  // The last non-empty line handed over, as plain fields: decoded once per read, in emit().
-  let lastBuffer: Buffer | null = null;
-  let lastStart = 0;
-  let lastEnd = 0;
+  let last: { buffer: Buffer; start: number; end: number } | null = null;
   let lastText: string | undefined;
   let waiting = false;
-
-  const remember = (buffer: Buffer, start: number, end: number): void => {
-    lastBuffer = buffer;
-    lastStart = start;
-    lastEnd = end;
-  };
 
   const onLine: LineHandler = (buffer, start, end, kind) => {
     if (kind === 'cut') counts.cutPieces += 1;
     // A run's last non-empty line, found now: a run of blank lines after a line must not hide it (the last stderr
     // line is what a failed start is reported with).
-    if (kind === 'lines') {
-      const [lineStart, lineEnd] = lastLineOf(buffer, start, end);
-      if (lineEnd > lineStart) remember(buffer, lineStart, lineEnd);
-    } else if (end > start) {
-      remember(buffer, start, end);
-    }
+    const [lineStart, lineEnd] = kind === 'lines' ? lastLineOf(buffer, start, end) : [start, end];
+    if (lineEnd > lineStart) last = { buffer, start: lineStart, end: lineEnd };
     formatter.add(buffer, start, end, kind);
   };
 
   /** Formats what the splitter produced and hands it to the sink; false: the sink is full. */
   const emit = (): boolean => {
-    if (lastBuffer !== null) {
-      lastText = lastBuffer.toString('utf8', lastStart, lastEnd);
-      lastBuffer = null;
-    }
+    if (last !== null) lastText = last.buffer.toString('utf8', last.start, last.end);
+    last = null;
     // Each buffer holds whole lines (a sink never cuts one); every one is written, full or not: the caller waits.
     let room = true;
     for (const out of formatter.take()) room = sink.write(out) && room;

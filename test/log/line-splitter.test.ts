@@ -77,7 +77,6 @@ test('random binary input always yields valid UTF-8 lines with the same newline 
   }
 });
 
-
 /** The lines of a splitter made with `runs: true`, each run of kind 'lines' taken apart at its newlines. */
 function splitRuns(chunks: readonly Buffer[], limit: number): Line[] {
   const splitter = new LineSplitter(limit, true);
